@@ -1,0 +1,42 @@
+# sqsocket's Python peers (echo servers and friends) in a container.
+#
+# Context: the repository root (compose.yaml does that), or the harness's
+# context with the same layout (pyproject.toml, README.md, sqsocket/).
+# Default command: an echo server on /sockets/echo.sock, mode 666 so that a
+# client container running as another uid may connect.
+#
+# No registry is reachable on sqsocket's machines: pass a locally made base,
+#   sqsocket docker base   # debootstrap -> sqsocket/base:bookworm
+ARG BASE=debian:bookworm-slim
+FROM ${BASE}
+
+ARG PYTHON_VERSION=3.11.2-1+b1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        "python3=${PYTHON_VERSION}" "python3-venv=${PYTHON_VERSION}" \
+    && rm -rf /var/lib/apt/lists/*
+
+# A virtual environment: Debian's python3 refuses system-wide pip installs (PEP 668).
+ENV VIRTUAL_ENV=/opt/sqsocket/venv
+ENV PATH=${VIRTUAL_ENV}/bin:${PATH}
+WORKDIR /opt/sqsocket/src
+COPY pyproject.toml README.md ./
+COPY sqsocket/ ./sqsocket/
+RUN python3 -m venv "${VIRTUAL_ENV}" \
+    && pip install --no-cache-dir --disable-pip-version-check . \
+    && sqsocket --version
+
+ARG UID=10001
+RUN groupadd --gid "${UID}" sqsocket \
+    && useradd --uid "${UID}" --gid "${UID}" --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin sqsocket \
+    && install -d -o "${UID}" -g "${UID}" -m 0755 /sockets
+
+LABEL org.opencontainers.image.title="sqsocket-server" \
+      org.opencontainers.image.description="sqsocket's Python echo servers on Unix sockets in /sockets"
+
+USER ${UID}:${UID}
+WORKDIR /sockets
+# No HEALTHCHECK here: compose.yaml declares one (test -S on the socket file).
+ENTRYPOINT ["sqsocket"]
+CMD ["serve", "echo", "--unix", "/sockets/echo.sock", "--mode", "666"]

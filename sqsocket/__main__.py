@@ -1,0 +1,5 @@
+import sys
+
+from sqsocket.cli import main
+
+sys.exit(main())

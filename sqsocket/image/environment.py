@@ -1,0 +1,137 @@
+"""The running image the network classes live in: its VM, its plugin and its class variables.
+
+In Smalltalk, ``Socket newIPC`` needs no arguments because the classes are
+globals of one running image, talking to the one VM under it. Here an
+:class:`Image` stands for that image: it holds the emulated
+:class:`~sqsocket.plugin.SocketPlugin` (and through it the VM's
+external-objects table) plus the class variables NetNameResolver keeps
+(``ResolverSemaphore``, ``ResolverMutex``, ``HaveNetwork``).
+
+:meth:`Image.default` answers a lazily created image with its own plugin, so
+``Socket.new_ipc()`` works as written in the workspace; tests and commands make
+their own ``Image(SocketPlugin())`` and pass it as ``image=``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from types import TracebackType
+from typing import ClassVar
+
+from sqsocket.errors import PrimitiveFailed
+from sqsocket.plugin import SocketPlugin
+from sqsocket.vm.semaphores import Semaphore, VirtualMachine
+
+__all__ = ["Image"]
+
+
+class Image:
+    """One image: a plugin to call primitives on and the network classes' shared state.
+
+    ``owns_plugin`` (default: true when the image made the plugin itself) decides
+    whether :meth:`close` shuts the plugin down, as quitting the VM would.
+    """
+
+    _default: ClassVar[Image | None] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, plugin: SocketPlugin | None = None, *, owns_plugin: bool | None = None):
+        self.plugin = plugin if plugin is not None else SocketPlugin()
+        self.owns_plugin = plugin is None if owns_plugin is None else owns_plugin
+        # NetNameResolver's class variables.
+        self.resolver_semaphore: Semaphore | None = None
+        self.have_network = False
+        # ResolverMutex / SocketAddressInformation's PrimitiveAccessProtect: the
+        # plugin keeps resolver results between primitive calls, so a sequence of
+        # calls (lookup, Size, Result) must not interleave with another process's.
+        self.resolver_mutex = threading.RLock()
+        self.closed = False
+
+    # -- Smalltalk ----------------------------------------------------------------
+
+    @property
+    def vm(self) -> VirtualMachine:
+        return self.plugin.vm
+
+    def register_external_object(self, sema: Semaphore) -> int:
+        """``Smalltalk registerExternalObject:``: the index the plugin signals."""
+        return self.vm.external_objects.register(sema)
+
+    def unregister_external_object(self, sema: Semaphore | None) -> None:
+        """``Smalltalk unregisterExternalObject:`` (nil is ignored, as in the image)."""
+        if sema is not None:
+            self.vm.external_objects.unregister(sema)
+
+    def new_semaphore(self, name: str = "") -> tuple[Semaphore, int]:
+        """``Semaphore new`` registered as an external object: the semaphore and its index."""
+        sema = Semaphore(name)
+        return sema, self.register_external_object(sema)
+
+    @property
+    def session_id(self) -> int:
+        """The plugin's network session (0 before ``initializeNetwork``); for traces only.
+
+        The image never asks the plugin for it: it reads the session from the
+        first four bytes of a socket handle or an address the plugin answered.
+        """
+        return self.plugin.session_id
+
+    def has_socket_access(self) -> bool:
+        """``primitiveHasSocketAccess`` (false if the primitive fails)."""
+        try:
+            return bool(self.plugin.primitiveHasSocketAccess())
+        except PrimitiveFailed:
+            return False
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Quit: shut the plugin down if this image made it (every socket closes)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.unregister_external_object(self.resolver_semaphore)
+        self.resolver_semaphore = None
+        self.have_network = False
+        if self.owns_plugin:
+            self.plugin.close()
+
+    def __enter__(self) -> Image:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"session {self.plugin.session_id}"
+        return f"<Image {state}>"
+
+    # -- the default image --------------------------------------------------------------
+
+    @classmethod
+    def default(cls) -> Image:
+        """The image the classes use when no ``image=`` is given (made on first use)."""
+        with cls._default_lock:
+            if cls._default is None or cls._default.closed:
+                cls._default = cls()
+                # quitting the process quits the image: its sockets close
+                atexit.register(cls._default.close)
+            return cls._default
+
+    @classmethod
+    def set_default(cls, image: Image | None) -> Image | None:
+        """Make ``image`` the default (None: make a fresh one next time); answer the old one."""
+        with cls._default_lock:
+            old, cls._default = cls._default, image
+            return old
+
+    @classmethod
+    def resolve(cls, image: Image | None) -> Image:
+        """``image`` itself, or the default image when it is None."""
+        return image if image is not None else cls.default()

@@ -1,0 +1,240 @@
+"""C library calls through ctypes, where Python's socket module would change the meaning.
+
+The plugin hands the kernel raw ``struct sockaddr`` bytes taken from the image,
+whatever their family and length (a sockaddr_in given to a Unix-domain socket,
+a 110-byte sockaddr_un, an abstract name): bind/connect/sendto/recvfrom and
+getsockname/getpeername here take and answer those bytes unchanged, so the
+kernel sees exactly what the VM would pass it. The old resolver uses
+``gethostbyname``/``gethostbyaddr`` and reports ``h_errno``; ``getnameinfo``
+must see raw bytes (Python's only accepts INET tuples).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import socket
+from functools import cache
+
+NI_MAXHOST = 1025
+NI_MAXSERV = 32
+NI_NUMERICHOST = 1
+NI_NUMERICSERV = 2
+NI_NOFQDN = 4
+
+# h_errno values (netdb.h)
+HOST_NOT_FOUND = 1
+TRY_AGAIN = 2
+NO_RECOVERY = 3
+NO_DATA = 4
+
+
+class _HostEnt(ctypes.Structure):
+    _fields_ = [
+        ("h_name", ctypes.c_char_p),
+        ("h_aliases", ctypes.POINTER(ctypes.c_char_p)),
+        ("h_addrtype", ctypes.c_int),
+        ("h_length", ctypes.c_int),
+        ("h_addr_list", ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte))),
+    ]
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        lib = ctypes.CDLL(name or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    lib.gethostbyname.restype = ctypes.POINTER(_HostEnt)
+    lib.gethostbyname.argtypes = [ctypes.c_char_p]
+    lib.gethostbyaddr.restype = ctypes.POINTER(_HostEnt)
+    lib.gethostbyaddr.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+    lib.__h_errno_location.restype = ctypes.POINTER(ctypes.c_int)
+    lib.getnameinfo.restype = ctypes.c_int
+    lib.getnameinfo.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+        ctypes.c_int,
+    ]
+    lib.gai_strerror.restype = ctypes.c_char_p
+    lib.gai_strerror.argtypes = [ctypes.c_int]
+    for fn in ("bind", "connect"):
+        getattr(lib, fn).restype = ctypes.c_int
+        getattr(lib, fn).argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
+    for fn in ("getsockname", "getpeername"):
+        getattr(lib, fn).restype = ctypes.c_int
+        getattr(lib, fn).argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint)]
+    lib.sendto.restype = ctypes.c_ssize_t
+    lib.sendto.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_uint,
+    ]
+    lib.recvfrom.restype = ctypes.c_ssize_t
+    lib.recvfrom.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_uint),
+    ]
+    return lib
+
+
+def _lib() -> ctypes.CDLL:
+    lib = _libc()
+    if lib is None:  # pragma: no cover - glibc is always there on Linux
+        raise OSError("the C library cannot be loaded")
+    return lib
+
+
+def _check(result: int) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def bind(fd: int, sockaddr: bytes) -> None:
+    """``bind(fd, addr, len)`` with the raw bytes; raises OSError with the errno."""
+    sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
+    _check(_lib().bind(fd, ctypes.cast(sa, ctypes.c_void_p), len(sockaddr)))
+
+
+def connect(fd: int, sockaddr: bytes) -> None:
+    """``connect(fd, addr, len)`` with the raw bytes; raises OSError with the errno."""
+    sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
+    _check(_lib().connect(fd, ctypes.cast(sa, ctypes.c_void_p), len(sockaddr)))
+
+
+SOCKADDR_STORAGE = 128
+
+
+def _name(fn: str, fd: int) -> bytes:
+    buf = ctypes.create_string_buffer(SOCKADDR_STORAGE)
+    size = ctypes.c_uint(SOCKADDR_STORAGE)
+    _check(getattr(_lib(), fn)(fd, ctypes.cast(buf, ctypes.c_void_p), ctypes.byref(size)))
+    return buf.raw[: min(size.value, SOCKADDR_STORAGE)]
+
+
+def getsockname(fd: int) -> bytes:
+    """The raw local sockaddr, exactly as long as the kernel says."""
+    return _name("getsockname", fd)
+
+
+def getpeername(fd: int) -> bytes:
+    """The raw peer sockaddr, exactly as long as the kernel says."""
+    return _name("getpeername", fd)
+
+
+def sendto(fd: int, data: memoryview | bytes, sockaddr: bytes | None) -> int:
+    """``sendto(fd, buf, n, 0, addr, len)``; ``None`` sends with no address."""
+    payload = bytes(data)
+    buf = ctypes.create_string_buffer(payload, len(payload))
+    if sockaddr is None:
+        return _check(
+            _lib().sendto(fd, ctypes.cast(buf, ctypes.c_void_p), len(payload), 0, None, 0)
+        )
+    sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
+    return _check(
+        _lib().sendto(
+            fd,
+            ctypes.cast(buf, ctypes.c_void_p),
+            len(payload),
+            0,
+            ctypes.cast(sa, ctypes.c_void_p),
+            len(sockaddr),
+        )
+    )
+
+
+def recvfrom(fd: int, into: memoryview) -> tuple[int, bytes]:
+    """``recvfrom`` into a writable buffer; answers (bytes read, raw sender sockaddr)."""
+    n = len(into)
+    tmp = ctypes.create_string_buffer(max(n, 1))
+    sa = ctypes.create_string_buffer(SOCKADDR_STORAGE)
+    size = ctypes.c_uint(SOCKADDR_STORAGE)
+    got = _check(
+        _lib().recvfrom(
+            fd,
+            ctypes.cast(tmp, ctypes.c_void_p),
+            n,
+            0,
+            ctypes.cast(sa, ctypes.c_void_p),
+            ctypes.byref(size),
+        )
+    )
+    into[:got] = tmp.raw[:got]
+    return got, sa.raw[: min(size.value, SOCKADDR_STORAGE)]
+
+
+def _h_errno(lib: ctypes.CDLL) -> int:
+    return int(lib.__h_errno_location().contents.value)
+
+
+def gethostbyname(name: bytes) -> tuple[int, int]:
+    """Answer (IPv4 address as a host-order int, h_errno); 0 and the error on failure.
+
+    Callers hold the plugin lock: gethostbyname is not re-entrant.
+    """
+    lib = _libc()
+    if lib is None:  # pragma: no cover - glibc is always there on Linux
+        try:
+            return int.from_bytes(socket.inet_aton(socket.gethostbyname(name.decode())), "big"), 0
+        except OSError:
+            return 0, HOST_NOT_FOUND
+    he = lib.gethostbyname(name)
+    if not he:
+        return 0, _h_errno(lib) or HOST_NOT_FOUND
+    addr = he.contents.h_addr_list[0]
+    return int.from_bytes(bytes(addr[i] for i in range(4)), "big"), 0
+
+
+def gethostbyaddr(address: int) -> tuple[bytes, int]:
+    """Answer (h_name, h_errno) for a host-order IPv4 address; b'' and the error on failure."""
+    lib = _libc()
+    packed = address.to_bytes(4, "big")
+    if lib is None:  # pragma: no cover
+        try:
+            return socket.gethostbyaddr(socket.inet_ntoa(packed))[0].encode(), 0
+        except OSError:
+            return b"", HOST_NOT_FOUND
+    buf = ctypes.create_string_buffer(packed, 4)
+    he = lib.gethostbyaddr(ctypes.cast(buf, ctypes.c_void_p), 4, socket.AF_INET)
+    if not he:
+        return b"", _h_errno(lib) or HOST_NOT_FOUND
+    return he.contents.h_name or b"", 0
+
+
+def getnameinfo(sockaddr: bytes, flags: int) -> tuple[int, bytes, bytes]:
+    """Answer (gai error, host, service) for raw sockaddr bytes, as getnameinfo(3) does."""
+    lib = _libc()
+    if lib is None:  # pragma: no cover
+        return socket.EAI_FAMILY, b"", b""
+    sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
+    host = ctypes.create_string_buffer(NI_MAXHOST)
+    serv = ctypes.create_string_buffer(NI_MAXSERV)
+    err = lib.getnameinfo(
+        ctypes.cast(sa, ctypes.c_void_p), len(sockaddr), host, NI_MAXHOST, serv, NI_MAXSERV, flags
+    )
+    if err:
+        return int(err), b"", b""
+    return 0, host.value, serv.value
+
+
+def gai_strerror(code: int) -> str:
+    lib = _libc()
+    if lib is None:  # pragma: no cover
+        return f"error {code}"
+    msg = lib.gai_strerror(code)
+    return msg.decode() if msg else f"error {code}"

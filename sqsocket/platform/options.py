@@ -1,0 +1,118 @@
+"""The socket options the Unix plugin knows by name (``socketOptions[]`` in sqUnixSocket.c).
+
+Only integer-valued, portable options are there, by design ("This decision is
+unilateral and non-negotiable. - ikp"). An unknown name makes the primitive fail.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+SOL_IP = getattr(socket, "SOL_IP", socket.IPPROTO_IP)
+SOL_TCP = getattr(socket, "SOL_TCP", socket.IPPROTO_TCP)
+
+
+@dataclass(frozen=True)
+class SocketOption:
+    name: str  # as the image spells it
+    level: int
+    optname: int
+
+
+def _table() -> tuple[SocketOption, ...]:
+    names: list[tuple[str, int, str]] = [
+        ("SO_DEBUG", socket.SOL_SOCKET, "SO_DEBUG"),
+        ("SO_REUSEADDR", socket.SOL_SOCKET, "SO_REUSEADDR"),
+        ("SO_DONTROUTE", socket.SOL_SOCKET, "SO_DONTROUTE"),
+        ("SO_BROADCAST", socket.SOL_SOCKET, "SO_BROADCAST"),
+        ("SO_SNDBUF", socket.SOL_SOCKET, "SO_SNDBUF"),
+        ("SO_RCVBUF", socket.SOL_SOCKET, "SO_RCVBUF"),
+        ("SO_KEEPALIVE", socket.SOL_SOCKET, "SO_KEEPALIVE"),
+        ("SO_OOBINLINE", socket.SOL_SOCKET, "SO_OOBINLINE"),
+        ("SO_LINGER", socket.SOL_SOCKET, "SO_LINGER"),
+        ("IP_TTL", SOL_IP, "IP_TTL"),
+        ("IP_HDRINCL", SOL_IP, "IP_HDRINCL"),
+        ("IP_MULTICAST_IF", SOL_IP, "IP_MULTICAST_IF"),
+        ("IP_MULTICAST_TTL", SOL_IP, "IP_MULTICAST_TTL"),
+        ("IP_MULTICAST_LOOP", SOL_IP, "IP_MULTICAST_LOOP"),
+        ("IP_ADD_MEMBERSHIP", SOL_IP, "IP_ADD_MEMBERSHIP"),
+        ("IP_DROP_MEMBERSHIP", SOL_IP, "IP_DROP_MEMBERSHIP"),
+        ("TCP_MAXSEG", SOL_TCP, "TCP_MAXSEG"),
+        ("TCP_NODELAY", SOL_TCP, "TCP_NODELAY"),
+        ("TCP_CORK", SOL_TCP, "TCP_CORK"),
+        ("SO_REUSEPORT", socket.SOL_SOCKET, "SO_REUSEPORT"),
+        ("TCP_KEEPIDLE", SOL_TCP, "TCP_KEEPIDLE"),
+        ("TCP_KEEPINTVL", SOL_TCP, "TCP_KEEPINTVL"),
+        ("TCP_KEEPCNT", SOL_TCP, "TCP_KEEPCNT"),
+    ]
+    # Like the C table's #ifdefs: an option this platform lacks is simply not there.
+    return tuple(
+        SocketOption(name, level, getattr(socket, const))
+        for name, level, const in names
+        if hasattr(socket, const)
+    )
+
+
+SOCKET_OPTIONS: tuple[SocketOption, ...] = _table()
+_BY_NAME = {opt.name: opt for opt in SOCKET_OPTIONS}
+
+# findOption copies the name into a 32-byte buffer: names of 32 bytes or more never match.
+MAX_OPTION_NAME = 31
+# setOptions copies the value into a 32-byte buffer: longer values fail.
+MAX_OPTION_VALUE = 31
+
+
+def find_option(name: bytes) -> SocketOption | None:
+    """``findOption``: the name as a C string (it stops at a NUL), at most 31 bytes."""
+    if len(name) > MAX_OPTION_NAME:
+        return None
+    text = name.split(b"\0", 1)[0].decode("latin-1")
+    return _BY_NAME.get(text)
+
+
+def parse_option_value(value: bytes) -> tuple[bytes, int]:
+    """Turn the image's option value (a String) into setsockopt's buffer.
+
+    The plugin takes the value as an integer when it has at most ``sizeof(int)``
+    characters and ``strtol(buf, &end, 0)`` consumes all of them (so '1', '0x10',
+    '-1', '017' are numbers, '12345' is not: too long); otherwise the bytes are
+    passed verbatim "assuming it's really a ByteArray pretending to be a struct".
+    Answers (buffer, the value reported back).
+    """
+    if len(value) <= 4:
+        parsed = _strtol_all(value)
+        if parsed is not None:
+            return parsed.to_bytes(4, "little", signed=True), parsed
+    return bytes(value), 0
+
+
+def _strtol_all(text: bytes) -> int | None:
+    """``strtol(s, &end, 0)`` that must consume every byte; None otherwise."""
+    if not text:
+        return 0  # strtol("") consumes nothing, and nothing is all of it
+    s = text.decode("latin-1")
+    i = 0
+    while i < len(s) and s[i] in " \t\n\v\f\r":
+        i += 1
+    sign = 1
+    if i < len(s) and s[i] in "+-":
+        sign = -1 if s[i] == "-" else 1
+        i += 1
+    body = s[i:]
+    if body[:2].lower() == "0x" and len(body) > 2:
+        base, digits = 16, body[2:]
+    elif body.startswith("0") and len(body) > 1:
+        base, digits = 8, body[1:]
+    else:
+        base, digits = 10, body
+    allowed = "0123456789abcdefABCDEF"[: base if base <= 10 else 10 + (base - 10) * 2]
+    if base == 8 and not digits:
+        digits = "0"  # a lone "0"
+    if not digits or any(ch not in allowed for ch in digits):
+        return None
+    number = int(digits, base)
+    result = sign * number
+    # C's int truncation of the long
+    result &= 0xFFFFFFFF
+    return result - (1 << 32) if result >= 1 << 31 else result

@@ -1,0 +1,302 @@
+"""The resolvers of sqUnixSocket.c: the old synchronous IPv4 one and the 2007 one.
+
+Both are synchronous ("we're done before we even started") and keep their
+results in module state (here: in this object) until the next lookup.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import stat
+import struct
+from dataclasses import dataclass
+
+from sqsocket.platform import libc
+from sqsocket.platform.constants import (
+    FAMILY_MAX,
+    MAXHOSTNAMELEN,
+    PROTOCOL_MAX,
+    SUN_PATH_SIZE,
+    TYPE_MAX,
+    AddressFamily,
+    AddressProtocol,
+    AddressType,
+    ResolverFlags,
+    ResolverStatus,
+)
+from sqsocket.platform.failure import PlatformFailure
+from sqsocket.platform.layouts import build_socket_address, sockaddr_from_python, sockaddr_un
+from sqsocket.platform.network import Network
+
+
+@dataclass(frozen=True)
+class AddrInfo:
+    """One ``struct addrinfo`` of the current result list."""
+
+    family: int
+    socktype: int
+    protocol: int
+    sockaddr: bytes
+
+
+def _c_string(data: bytes) -> bytes:
+    """What C sees of a buffer copied and NUL-terminated: up to the first NUL."""
+    return data.split(b"\0", 1)[0]
+
+
+class Resolver:
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        # old resolver
+        self.last_name = b""
+        self.last_addr = 0
+        self.last_error = 0
+        # new resolver
+        self.addr_list: list[AddrInfo] = []
+        self.addr_index = -1  # -1: addrInfo == NULL
+        self.host_name_info = b""
+        self.serv_name_info = b""
+        self.name_info_valid = False
+
+    # -- old API ----------------------------------------------------------------
+
+    def status(self) -> int:
+        """``sqResolverStatus``."""
+        if not self.net.session:
+            return ResolverStatus.UNINITIALISED
+        if self.last_error != 0:
+            return ResolverStatus.ERROR
+        return ResolverStatus.SUCCESS
+
+    def start_name_lookup(self, name: bytes) -> None:
+        """``sqResolverStartNameLookup``: gethostbyname now, then signal the resolver semaphore."""
+        self.last_name = _c_string(name[:MAXHOSTNAMELEN])
+        self.last_error = 0
+        self.last_addr, self.last_error = libc.gethostbyname(self.last_name)
+        self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
+
+    def start_address_lookup(self, address: int) -> None:
+        """``sqResolverStartAddrLookup``: gethostbyaddr now; note: no semaphore signal."""
+        self.last_error = 0
+        name, self.last_error = libc.gethostbyaddr(address)
+        self.last_name = name[:MAXHOSTNAMELEN]
+
+    def name_lookup_result(self) -> int:
+        return self.last_addr
+
+    def address_lookup_result(self) -> bytes:
+        return self.last_name
+
+    def error(self) -> int:
+        return self.last_error
+
+    def local_address(self) -> int:
+        """``sqResolverLocalAddress``."""
+        if self.net.profile.local_address_from_interfaces:
+            # the "experimental new code": the first INET address of eth0 or wlan0
+            for ifname in (b"eth0", b"wlan0"):
+                addr = _interface_ipv4(ifname)
+                if addr is not None:
+                    return addr
+            return 0
+        addr, _err = libc.gethostbyname(socket.gethostname().encode())
+        if not addr:
+            addr, _err = libc.gethostbyname(b"localhost")
+        return addr
+
+    # -- new API: getaddrinfo ------------------------------------------------------
+
+    def _current(self) -> AddrInfo | None:
+        if 0 <= self.addr_index < len(self.addr_list):
+            return self.addr_list[self.addr_index]
+        return None
+
+    def get_address_info(
+        self, host: bytes, service: bytes, flags: int, family: int, socktype: int, protocol: int
+    ) -> None:
+        """``sqResolverGetAddressInfoHostSizeServiceSizeFlagsFamilyTypeProtocol``."""
+        self.addr_list = []
+        self.addr_index = -1
+        problems = []
+        if not self.net.session:
+            problems.append("the network is not initialized")
+        if len(host) > MAXHOSTNAMELEN:
+            problems.append(f"host name longer than {MAXHOSTNAMELEN} bytes")
+        if len(service) > MAXHOSTNAMELEN:
+            problems.append(f"service name longer than {MAXHOSTNAMELEN} bytes")
+        if not 0 <= family < FAMILY_MAX:
+            problems.append(f"family {family} is not 0..{FAMILY_MAX - 1}")
+        if not 0 <= socktype < TYPE_MAX:
+            problems.append(f"type {socktype} is not 0..{TYPE_MAX - 1}")
+        if not 0 <= protocol < PROTOCOL_MAX:
+            problems.append(f"protocol {protocol} is not 0..{PROTOCOL_MAX - 1}")
+        if problems:
+            raise PlatformFailure("; ".join(problems))
+
+        if (
+            service
+            and family == AddressFamily.LOCAL
+            and len(service) < SUN_PATH_SIZE
+            and not flags & ResolverFlags.NUMERIC
+        ):
+            path = _c_string(service)
+            if self._looks_like_socket(path):
+                # one synthetic result: a full 110-byte sockaddr_un, SOCK_STREAM
+                self.addr_list = [
+                    AddrInfo(socket.AF_UNIX, socket.SOCK_STREAM, 0, sockaddr_un(service))
+                ]
+                self.addr_index = 0
+                self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
+                return
+
+        ai_flags = 0
+        if flags & ResolverFlags.NUMERIC:
+            ai_flags |= socket.AI_NUMERICHOST
+        if flags & ResolverFlags.PASSIVE:
+            ai_flags |= socket.AI_PASSIVE
+        ai_family = {
+            AddressFamily.LOCAL: socket.AF_UNIX,
+            AddressFamily.INET4: socket.AF_INET,
+            AddressFamily.INET6: socket.AF_INET6,
+        }.get(AddressFamily(family), socket.AF_UNSPEC)
+        ai_type = {
+            AddressType.STREAM: socket.SOCK_STREAM,
+            AddressType.DGRAM: socket.SOCK_DGRAM,
+        }.get(AddressType(socktype), 0)
+        ai_proto = {
+            AddressProtocol.TCP: socket.IPPROTO_TCP,
+            AddressProtocol.UDP: socket.IPPROTO_UDP,
+        }.get(AddressProtocol(protocol), 0)
+        try:
+            results = socket.getaddrinfo(
+                _c_string(host) if host else None,
+                _c_string(service) if service else None,
+                ai_family,
+                ai_type,
+                ai_proto,
+                ai_flags,
+            )
+        except (OSError, UnicodeError):
+            # glibc has no EAI_BADHINTS, so every getaddrinfo error "succeeds with
+            # zero results" (and the C code prints it on stderr)
+            results = []
+        self.addr_list = [
+            AddrInfo(fam, kind, proto, sockaddr_from_python(fam, addr))
+            for fam, kind, proto, _canon, addr in results
+        ]
+        self.addr_index = 0 if self.addr_list else -1
+        self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
+
+    def _looks_like_socket(self, path: bytes) -> bool:
+        try:
+            mode = socket_stat(path)
+        except OSError:
+            return False
+        if self.net.profile.local_lookup_mode_bit_test:
+            return bool(mode & stat.S_IFSOCK)
+        return stat.S_ISSOCK(mode)
+
+    def address_info_size(self) -> int:
+        """``sqResolverGetAddressInfoSize``: -1 when there is no current result."""
+        cur = self._current()
+        return -1 if cur is None else 8 + len(cur.sockaddr)
+
+    def address_info_result(self, size: int) -> bytes:
+        cur = self._current()
+        if cur is None:
+            raise PlatformFailure("there is no current getAddressInfo result")
+        if size < 8 + len(cur.sockaddr):
+            raise PlatformFailure(
+                f"the address object has {size} bytes; the result needs {8 + len(cur.sockaddr)}"
+            )
+        return build_socket_address(self.net.session, cur.sockaddr)
+
+    def address_info_family(self) -> int:
+        cur = self._require()
+        families: dict[int, AddressFamily] = {
+            socket.AF_UNIX: AddressFamily.LOCAL,
+            socket.AF_INET: AddressFamily.INET4,
+            socket.AF_INET6: AddressFamily.INET6,
+        }
+        return families.get(cur.family, AddressFamily.UNSPECIFIED)
+
+    def address_info_type(self) -> int:
+        cur = self._require()
+        types: dict[int, AddressType] = {
+            socket.SOCK_STREAM: AddressType.STREAM,
+            socket.SOCK_DGRAM: AddressType.DGRAM,
+        }
+        return types.get(cur.socktype, AddressType.UNSPECIFIED)
+
+    def address_info_protocol(self) -> int:
+        cur = self._require()
+        return {
+            socket.IPPROTO_TCP: AddressProtocol.TCP,
+            socket.IPPROTO_UDP: AddressProtocol.UDP,
+        }.get(cur.protocol, AddressProtocol.UNSPECIFIED)
+
+    def address_info_next(self) -> bool:
+        """``sqResolverGetAddressInfoNext``: advance; false (and no current result) at the end."""
+        if self._current() is None:
+            return False
+        self.addr_index += 1
+        if self.addr_index >= len(self.addr_list):
+            self.addr_index = -1
+            return False
+        return True
+
+    def _require(self) -> AddrInfo:
+        cur = self._current()
+        if cur is None:
+            raise PlatformFailure("there is no current getAddressInfo result")
+        return cur
+
+    # -- new API: getnameinfo --------------------------------------------------------
+
+    def get_name_info(self, address: bytes | bytearray, flags: int) -> None:
+        self.name_info_valid = False
+        sockaddr = self.net.check_address(address)
+        ni_flags = libc.NI_NOFQDN
+        if flags & ResolverFlags.NUMERIC:
+            ni_flags |= libc.NI_NUMERICHOST | libc.NI_NUMERICSERV
+        err, host, serv = libc.getnameinfo(sockaddr, ni_flags)
+        if err:
+            self.last_error = err
+            raise PlatformFailure(f"getnameinfo: {libc.gai_strerror(err)} ({err})")
+        self.host_name_info = host[:MAXHOSTNAMELEN]
+        self.serv_name_info = serv[:MAXHOSTNAMELEN]
+        self.name_info_valid = True
+        self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
+
+    def name_info_host(self) -> bytes:
+        if not self.name_info_valid:
+            raise PlatformFailure("there is no getNameInfo result")
+        return self.host_name_info
+
+    def name_info_service(self) -> bytes:
+        if not self.name_info_valid:
+            raise PlatformFailure("there is no getNameInfo result")
+        return self.serv_name_info
+
+    @staticmethod
+    def host_name() -> bytes:
+        return socket.gethostname().encode()[: MAXHOSTNAMELEN + 1]
+
+
+def socket_stat(path: bytes) -> int:
+    """st_mode of ``stat(path)`` (follows symlinks, as the C code's stat does)."""
+    import os
+
+    return os.stat(path).st_mode
+
+
+def _interface_ipv4(ifname: bytes) -> int | None:
+    """The IPv4 address of an interface (SIOCGIFADDR), host order; None if it has none."""
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            res = fcntl.ioctl(s.fileno(), siocgifaddr, struct.pack("256s", ifname[:15]))
+        except OSError:
+            return None
+    return int.from_bytes(res[20:24], "big")

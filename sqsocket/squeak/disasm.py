@@ -1,0 +1,130 @@
+"""Print pre-closure bytecodes and literals readably: the image ships no sources.
+
+Used to study the image (``describe_method``) and by tests to check that a rewrite
+kept each instruction pointing at the same literal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqsocket.squeak.heap import Heap
+from sqsocket.squeak.imagefile import is_small_int, small_int_value
+from sqsocket.squeak.methods import (
+    MethodParts,
+    bytecode_end,
+    iter_bytecodes,
+    literal_index,
+    read_method,
+)
+
+SPECIAL_SELECTORS = (
+    "+ - < > <= >= = ~= * / \\\\ @ bitShift: // bitAnd: bitOr: "
+    "at: at:put: size next nextPut: atEnd == class blockCopy: value value: do: new new: x y"
+).split()
+_SPECIAL_PUSH = ("self", "true", "false", "nil", "-1", "0", "1", "2")
+_RETURNS = ("^self", "^true", "^false", "^nil", "^top", "blockReturn")
+
+
+def describe_instruction(instr: bytes, lit: Callable[[int], str]) -> str:
+    """One instruction as text; ``lit(i)`` renders literal ``i``."""
+    op = instr[0]
+    index = literal_index(instr)
+    if op < 0x10:
+        return f"push rcvr[{op}]"
+    if op < 0x20:
+        return f"push temp[{op - 0x10}]"
+    if op < 0x40:
+        return f"push {lit(op - 0x20)}"
+    if op < 0x60:
+        return f"push var {lit(op - 0x40)}"
+    if op < 0x68:
+        return f"popInto rcvr[{op - 0x60}]"
+    if op < 0x70:
+        return f"popInto temp[{op - 0x68}]"
+    if op < 0x78:
+        return f"push {_SPECIAL_PUSH[op - 0x70]}"
+    if op < 0x7E:
+        return _RETURNS[op - 0x78]
+    if op in (0x80, 0x81, 0x82):
+        verb = ("push", "store", "popInto")[op - 0x80]
+        kind = instr[1] >> 6
+        where = ("rcvr", "temp", "lit", "var")[kind]
+        target = lit(index) if index is not None else f"[{instr[1] & 0x3F}]"
+        return f"{verb} {where} {target}"
+    if op in (0x83, 0x85) and index is not None:
+        sup = "super " if op == 0x85 else ""
+        return f"{sup}send {lit(index)} ({instr[1] >> 5} args)"
+    if op == 0x84:
+        kind = instr[1] >> 5
+        names = ("send", "super send", "push rcvr", "push lit", "push var", "store rcvr")
+        names += ("popInto rcvr", "store var")
+        target = lit(instr[2]) if index is not None else f"[{instr[2]}]"
+        return f"{names[kind]} {target} (x84 {instr[1] & 0x1F})"
+    if op == 0x86 and index is not None:
+        return f"send {lit(index)} ({instr[1] >> 6} args)"
+    if op == 0x87:
+        return "pop"
+    if op == 0x88:
+        return "dup"
+    if op == 0x89:
+        return "push thisContext"
+    if 0x90 <= op < 0x98:
+        return f"jump +{op - 0x90 + 1}"
+    if 0x98 <= op < 0xA0:
+        return f"jumpFalse +{op - 0x98 + 1}"
+    if 0xA0 <= op < 0xA8:
+        return f"jump {(op - 0xA4) * 256 + instr[1]:+d}"
+    if 0xA8 <= op < 0xAC:
+        return f"jumpTrue +{(op - 0xA8) * 256 + instr[1]}"
+    if 0xAC <= op < 0xB0:
+        return f"jumpFalse +{(op - 0xAC) * 256 + instr[1]}"
+    if 0xB0 <= op < 0xD0:
+        return f"send #{SPECIAL_SELECTORS[op - 0xB0]}"
+    if index is not None:
+        return f"send {lit(index)} ({(op - 0xD0) >> 4} args)"
+    return f"?? {instr.hex()}"
+
+
+def literal_text(heap: Heap, oop: int, depth: int = 0) -> str:
+    """A short printString of a literal oop."""
+    image = heap.image
+    if is_small_int(oop):
+        return str(small_int_value(oop))
+    if oop == image.nil:
+        return "nil"
+    record = image.obj(oop)
+    cls = heap.class_name(image.class_of(oop))
+    if record.is_bytes:
+        text = image.bytes_of(oop).decode("latin-1")
+        return f"#{text}" if cls == "Symbol" else repr(text) if cls == "String" else cls
+    if cls == "Association" and depth < 2:
+        return "{" + literal_text(heap, image.fetch(oop, 0), depth + 1) + "}"
+    if cls == "Array" and depth < 2:
+        return "#(" + " ".join(literal_text(heap, x, depth + 1) for x in image.fields(oop)) + ")"
+    return f"a {cls}"
+
+
+def describe_parts(heap: Heap, parts: MethodParts) -> list[str]:
+    """Header, literals and bytecodes of a method, one line each."""
+    lines = [repr(parts.header)]
+    lines += [f"  lit{i}: {literal_text(heap, o)}" for i, o in enumerate(parts.literals)]
+
+    def lit(i: int) -> str:
+        if i < len(parts.literals):
+            return literal_text(heap, parts.literals[i])
+        return f"<lit{i}?>"
+
+    end = bytecode_end(parts.code)
+    for pc, instr in iter_bytecodes(parts.code, end):
+        lines.append(f"  {pc:3d} {instr.hex():<6} {describe_instruction(instr, lit)}")
+    lines.append(f"  trailer {parts.code[end:].hex()}")
+    return lines
+
+
+def describe_method(heap: Heap, class_name: str, selector: str) -> str:
+    """``Class>>selector`` disassembled, e.g. ``describe_method(h, "Object", "error:")``."""
+    entry = heap.method(class_name, selector)
+    return "\n".join(
+        [f"{class_name}>>{selector}", *describe_parts(heap, read_method(heap.image, entry.method))]
+    )
