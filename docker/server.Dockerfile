@@ -10,20 +10,33 @@
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 
+# Build-time only (an ARG, not an ENV): no debconf prompts during apt-get.
+ARG DEBIAN_FRONTEND=noninteractive
+
 ARG PYTHON_VERSION=3.11.2-1+b1
+# Dependencies come from Debian, not PyPI: a build may reach Debian's mirror but not
+# PyPI (behind a TLS-intercepting proxy, for one). python3-construct is sqsocket's one
+# runtime dependency; setuptools builds it without an isolated (PyPI-fed) build env.
+# python3-setuptools is not pinned: it takes bookworm security updates, and a pin
+# would fail the build at the next one.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         "python3=${PYTHON_VERSION}" "python3-venv=${PYTHON_VERSION}" \
+        python3-construct=2.10.68+dfsg1-2 python3-wheel=0.38.4-2 python3-setuptools \
     && rm -rf /var/lib/apt/lists/*
 
-# A virtual environment: Debian's python3 refuses system-wide pip installs (PEP 668).
+# A virtual environment (Debian's python3 refuses system-wide pip installs, PEP 668)
+# that sees the Debian packages above.
 ENV VIRTUAL_ENV=/opt/sqsocket/venv
 ENV PATH=${VIRTUAL_ENV}/bin:${PATH}
 WORKDIR /opt/sqsocket/src
 COPY pyproject.toml README.md ./
 COPY sqsocket/ ./sqsocket/
-RUN python3 -m venv "${VIRTUAL_ENV}" \
-    && pip install --no-cache-dir --disable-pip-version-check . \
+RUN python3 -m venv --system-site-packages "${VIRTUAL_ENV}" \
+    && pip install --no-cache-dir --disable-pip-version-check --no-index \
+        --no-build-isolation --no-deps . \
+    && pip check \
     && sqsocket --version
 
 ARG UID=10001

@@ -12,6 +12,9 @@
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 
+# Build-time only (an ARG, not an ENV): no debconf prompts during apt-get.
+ARG DEBIAN_FRONTEND=noninteractive
+
 # The VM's version is fixed in bookworm; the entrypoint needs its exact path.
 ARG SQUEAK_VM_VERSION=1:4.10.2.2614+20120917~dfsg-1+b1
 ENV SQUEAKVM=/usr/lib/squeak/4.10.2.2614+20120917~dfsg/squeakvm

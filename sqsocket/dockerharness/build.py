@@ -11,6 +11,7 @@ mirror and the engine here has no bridge network (``dockerd --bridge=none``).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ REPOSITORIES = {
 }
 
 Log = Callable[[str], None]
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,20 @@ def _run_build(
             # the longest silence allowed between two lines of build output
             timeout=int(max(60.0, min(timeout, 600.0))),
         )
+        pending = ""
         for chunk in stream:
-            for line in _chunk_lines(chunk):
-                lines.append(line)
-                if log:
-                    log(line)
+            # Output arrives in fragments (stderr even a character at a time, in colour):
+            # join them, drop the colour codes, and cut at newlines.
+            pending += _ANSI.sub("", str(chunk.get("stream") or chunk.get("status") or ""))
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                if line.strip():
+                    lines.append(line.rstrip())
+                    if log:
+                        log(line.rstrip())
             if "error" in chunk or "errorDetail" in chunk:
+                if pending.strip():
+                    lines.append(pending.rstrip())
                 detail = chunk.get("error") or chunk.get("errorDetail", {}).get("message", "")
                 raise BuildFailed(tag, _explain(str(detail)), _tail(lines))
             if time.monotonic() > deadline:
@@ -135,12 +145,9 @@ def _run_build(
         raise BuildFailed(tag, _explain(str(exc)), _tail(lines)) from None
     except OSError as exc:  # requests' timeouts and connection errors are OSErrors
         raise BuildFailed(tag, f"lost the engine during the build: {exc}", _tail(lines)) from None
+    if pending.strip():
+        lines.append(pending.rstrip())
     return lines
-
-
-def _chunk_lines(chunk: dict[str, Any]) -> list[str]:
-    text = chunk.get("stream") or chunk.get("status") or ""
-    return [line for line in str(text).splitlines() if line.strip()]
 
 
 def _explain(detail: str) -> str:

@@ -48,6 +48,24 @@ class BuildFailed(DockerHarnessError):
         self.reason = reason
         self.log_tail = log_tail
 
+    @property
+    def summary(self) -> str:
+        """One line for a table: the log's last error-looking line, else the reason."""
+        lines = [line.strip() for line in self.log_tail.splitlines() if line.strip()]
+        errors = [line for line in lines if _looks_like_an_error(line)]
+        best = errors[-1] if errors else self.reason
+        return f"build of {self.what} failed: {best}"
+
+
+def _looks_like_an_error(line: str) -> bool:
+    # "Step 11/20 : RUN curl --show-error ..." echoes the command, not its outcome
+    if line.startswith(("Step ", "--->")) or "see above" in line.lower():
+        return False
+    lowered = line.lower()
+    markers = ("error", "fatal", "could not", "not found", "failed", "curl: (")
+    # apt prints "E: ..." for its errors
+    return line.startswith("E:") or any(marker in lowered for marker in markers)
+
 
 class ContainerTimeout(DockerHarnessError):
     """A container ran past its time limit; it was killed and removed, its output is kept."""

@@ -17,9 +17,10 @@ from __future__ import annotations
 import atexit
 import threading
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqsocket.errors import PrimitiveFailed
+from sqsocket.image.exceptions import SocketPrimitiveFailed
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.semaphores import Semaphore, VirtualMachine
 
@@ -67,6 +68,18 @@ class Image:
         """``Semaphore new`` registered as an external object: the semaphore and its index."""
         sema = Semaphore(name)
         return sema, self.register_external_object(sema)
+
+    def primitive(self, name: str, *args: Any) -> Any:
+        """``<primitive: 'name' module: 'SocketPlugin'>``: call the primitive named ``name``.
+
+        A failure (the method's ``self primitiveFailed``) raises
+        :class:`~sqsocket.image.exceptions.SocketPrimitiveFailed`, which is still a
+        :class:`~sqsocket.errors.PrimitiveFailed`.
+        """
+        try:
+            return self.plugin.lookup(name)(*args)
+        except PrimitiveFailed as exc:
+            raise SocketPrimitiveFailed(exc.primitive, exc.reason) from exc
 
     @property
     def session_id(self) -> int:

@@ -80,7 +80,9 @@ class Fixture:
     def _populate(self) -> None:
         p = self.paths
         for name in ("echo", "closer", "stale", "file", "dir", "missing", "new", "new2"):
-            p[name] = os.path.join(self.root, name + (".sock" if name not in {"file", "dir"} else ""))
+            p[name] = os.path.join(
+                self.root, name + (".sock" if name not in {"file", "dir"} else "")
+            )
         for name, length in _PATH_LENGTHS.items():
             prefix = os.path.join(self.root, name + "-")
             p[name] = prefix + "x" * (length - len(prefix) - 5) + ".sock"
@@ -121,7 +123,7 @@ class Fixture:
         if action == "connect":
             if isinstance(target, Path):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                address: object = self.path(target)
+                address: str | tuple[str, int] = self.path(target)
             elif isinstance(target, Port):
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 address = ("127.0.0.1", self.port(target))
@@ -169,7 +171,9 @@ class Fixture:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()

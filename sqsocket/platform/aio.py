@@ -180,6 +180,12 @@ class Aio:
         for flag, bits in _EPOLL_FOR.items():
             if entry.mask & flag:
                 events |= bits
+        if events and not entry.mask & (AioFlag.R | AioFlag.W):
+            # Only exceptions armed (what AIO_RX/AIO_WX leave after R/W fired): select()'s
+            # exceptfds report urgent data alone, but epoll reports ERR/HUP whatever is
+            # asked, so a hung-up descriptor would wake this thread in a busy loop.
+            # Edge-triggered, it is reported at most once per change.
+            events |= select.EPOLLET
         try:
             if events and entry.registered:
                 self._epoll.modify(fd, events)
@@ -202,7 +208,14 @@ class Aio:
                 return
             if self._stopping:
                 return
-            with self._lock:
+            # shutdownModule holds the lock while stop() joins this thread: never block
+            # on the lock once stopping, or the join would wait out its timeout
+            while not self._lock.acquire(timeout=0.05):
+                if self._stopping:
+                    return
+            try:
+                if self._stopping:
+                    return
                 for fd, events in ready:
                     if fd == wake_fd:
                         try:
@@ -211,6 +224,8 @@ class Aio:
                             pass
                         continue
                     self._dispatch(fd, events)
+            finally:
+                self._lock.release()
 
     def _dispatch(self, fd: int, events: int) -> None:
         for flag, ready_bits in (

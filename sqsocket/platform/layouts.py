@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 from dataclasses import dataclass
 
 from construct import (
@@ -72,6 +73,14 @@ SocketAddressLayout = Struct(
     "sockaddr" / Bytes(this.header.size),
 )
 
+# The construct declarations above are the reference. Handles and headers are parsed on
+# every primitive call, where construct's interpreter costs ~25 us; these equivalent
+# struct formats do the same in ~0.2 us (tests check that the two always agree).
+HANDLE_STRUCT = struct.Struct("=iiQ")
+HEADER_STRUCT = struct.Struct("=ii")
+assert HANDLE_STRUCT.size == SOCKET_HANDLE_SIZE
+assert HEADER_STRUCT.size == ADDRESS_HEADER_SIZE
+
 # sa_family sits in the first two bytes of every sockaddr (native order on Linux).
 SaFamilyLayout = Int16un
 
@@ -86,8 +95,7 @@ class SocketHandle:
 
     @classmethod
     def parse(cls, data: bytes | bytearray) -> SocketHandle:
-        c = SQSocketLayout.parse(bytes(data))
-        return cls(c.sessionID, c.socketType, c.privateSocketPtr)
+        return cls(*HANDLE_STRUCT.unpack(data))
 
     def build(self) -> bytes:
         return bytes(
@@ -112,8 +120,8 @@ def build_socket_address(session_id: int, sockaddr: bytes) -> bytes:
 
 def parse_address_header(data: bytes | bytearray) -> tuple[int, int]:
     """Answer (sessionID, size) from the first 8 bytes of an address."""
-    h = AddressHeaderLayout.parse(bytes(data[:ADDRESS_HEADER_SIZE]))
-    return h.sessionID, h.size
+    session_id, size = HEADER_STRUCT.unpack_from(data)
+    return int(session_id), int(size)
 
 
 def sockaddr_family(sockaddr: bytes) -> int:

@@ -216,16 +216,22 @@ def gethostbyaddr(address: int) -> tuple[bytes, int]:
     return he.contents.h_name or b"", 0
 
 
-def getnameinfo(sockaddr: bytes, flags: int) -> tuple[int, bytes, bytes]:
-    """Answer (gai error, host, service) for raw sockaddr bytes, as getnameinfo(3) does."""
+def getnameinfo(
+    sockaddr: bytes, flags: int, hostlen: int = NI_MAXHOST, servlen: int = NI_MAXSERV
+) -> tuple[int, bytes, bytes]:
+    """Answer (gai error, host, service) for raw sockaddr bytes, as getnameinfo(3) does.
+
+    ``hostlen``/``servlen`` are the caller's buffer sizes: a name that does not fit
+    (with its NUL) makes getnameinfo answer EAI_OVERFLOW.
+    """
     lib = _libc()
     if lib is None:  # pragma: no cover
         return socket.EAI_FAMILY, b"", b""
     sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
-    host = ctypes.create_string_buffer(NI_MAXHOST)
-    serv = ctypes.create_string_buffer(NI_MAXSERV)
+    host = ctypes.create_string_buffer(hostlen)
+    serv = ctypes.create_string_buffer(servlen)
     err = lib.getnameinfo(
-        ctypes.cast(sa, ctypes.c_void_p), len(sockaddr), host, NI_MAXHOST, serv, NI_MAXSERV, flags
+        ctypes.cast(sa, ctypes.c_void_p), len(sockaddr), host, hostlen, serv, servlen, flags
     )
     if err:
         return int(err), b"", b""

@@ -260,7 +260,12 @@ class Resolver:
         ni_flags = libc.NI_NOFQDN
         if flags & ResolverFlags.NUMERIC:
             ni_flags |= libc.NI_NUMERICHOST | libc.NI_NUMERICSERV
-        err, host, serv = libc.getnameinfo(sockaddr, ni_flags)
+        # sqResolverGetNameInfoSizeFlags passes its static hostNameInfo/servNameInfo,
+        # MAXHOSTNAMELEN+1 bytes each: longer names (a Unix path of 65 bytes or more)
+        # fail with EAI_OVERFLOW, shorter ones fit (NI_MAXSERV would refuse 32+)
+        err, host, serv = libc.getnameinfo(
+            sockaddr, ni_flags, MAXHOSTNAMELEN + 1, MAXHOSTNAMELEN + 1
+        )
         if err:
             self.last_error = err
             raise PlatformFailure(f"getnameinfo: {libc.gai_strerror(err)} ({err})")

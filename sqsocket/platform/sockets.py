@@ -132,6 +132,10 @@ class Sockets:
             # primitive then fails on the handle; refuse at once and leak nothing
             raise PlatformFailure("the network is not initialized")
         try:
+            if domain < 0:
+                # Python's socket() reads family -1 as "the default" (AF_INET); the
+                # C code's socket(-1, ...) fails with EAFNOSUPPORT
+                raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
             sock = socket.socket(domain, kind, 0)
         except (OSError, ValueError) as exc:
             raise PlatformFailure(f"socket({domain}, {kind}) failed: {exc}") from None
@@ -245,6 +249,10 @@ class Sockets:
         self, handle: bytes | bytearray, port: int, backlog: int, interface: int
     ) -> None:
         """``sqSocketListenOnPortBacklogSizeInterface`` (bind and listen errors are ignored)."""
+        if not self.net.has_socket_access:
+            # SocketPlugin.c's listenOn primitives ask secCanListenOnPort first, and the
+            # Unix SecurityPlugin's ioCanListenOnPort answers allowSocketAccess
+            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
         h, pss = self.net.socket_of(handle)
         if backlog > 1 and h.socket_type != SocketType.TCP:
             raise PlatformFailure("only TCP sockets have a backlog (> 1)")
@@ -304,6 +312,10 @@ class Sockets:
 
     def connect_to_port(self, handle: bytes | bytearray, address: int, port: int) -> None:
         """``sqSocketConnectToPort``: TCP opens a connection, UDP sets the default peer."""
+        if not self.net.has_socket_access:
+            # primitiveSocketConnectToPort asks secCanConnectToPort first (ioCanConnectToPort
+            # answers allowSocketAccess); primitiveSocketConnectTo asks nothing
+            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
         h, pss = self.net.socket_of(handle)
         self._connect(
             h.socket_type, pss, sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
@@ -626,7 +638,11 @@ class Sockets:
         sock.close()
 
     def abort(self, handle: bytes | bytearray) -> None:
-        """``sqSocketAbortConnection``: no linger, so TCP sends a reset."""
+        """``sqSocketAbortConnection``: setLinger(fd, 0), i.e. {l_onoff 0, l_linger 0}.
+
+        That turns lingering off (close() returns at once, the kernel still sends a
+        FIN); it is not {1, 0}, so no reset is sent.
+        """
         _h, pss = self.net.socket_of(handle)
         _set_linger(pss.sock, False)
         self._close(pss)
@@ -705,17 +721,21 @@ class Sockets:
         pss = data if isinstance(data, PrivateSocket) else None
         if pss is None or pss.sock is None or pss.fd != fd:
             return  # "dataHandler: pss is NULL"
+        closed = False
         if flags & AioFlag.R and _readable(pss.sock) != 1:
             # would-block here is "why?" in C; it is still treated as closed
             pss.error = _socket_error(pss.sock)
-            self._apply(pss, Event.PEER_CLOSED_AIO)
+            self._apply(pss, Event.PEER_CLOSED_AIO)  # signals the read semaphore
+            closed = True
         if flags & AioFlag.X:
             # out-of-band data: the image cannot read it, so it is discarded
             try:
                 pss.sock.recv(1, socket.MSG_OOB)
             except OSError:
                 pass
-        if flags & AioFlag.R:
+        if flags & AioFlag.R and not closed:
+            # dataHandler: one notify(pss, READ_NOTIFY) per call, whether or not the
+            # peer closed (PEER_CLOSED_AIO's row already gave it)
             self.net.notify(pss, read=True)
         if flags & AioFlag.W:
             self.net.notify(pss, write=True)

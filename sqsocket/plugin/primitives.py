@@ -116,6 +116,10 @@ class SocketPlugin:
     def getModuleName(self) -> str:
         return MODULE_NAME
 
+    def initialiseModule(self) -> bool:
+        """``initialiseModule`` → ``socketInit()``, which answers 1 and starts nothing."""
+        return True
+
     def shutdownModule(self) -> None:
         """``socketShutdown`` → ``sqNetworkShutdown``: ends the session, closes every socket."""
         with self.net.lock:

@@ -162,7 +162,7 @@ class Server:
         self._stop_requested = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lifecycle = threading.Lock()
+        self._lifecycle = threading.RLock()  # re-entrant: serve_forever binds under it
         self._loop_thread: threading.Thread | None = None
         self._closed = False  # no (more) serving: set by stop() and by cleanup
         self._cleaned = False  # cleanup has run (it must run exactly once)
@@ -258,10 +258,8 @@ class Server:
         with self._lifecycle:
             if self._closed:
                 return  # stopped before the loop got going (stop() right after start())
-        self.bind()
-        with self._lifecycle:
-            if self._closed:
-                return
+            # bind under the same (re-entrant) lock, so stop() cannot slip in between
+            self.bind()
             if self._loop_thread is not None:
                 raise RuntimeError("server loop is already running")
             self._loop_thread = threading.current_thread()

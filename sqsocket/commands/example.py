@@ -1,0 +1,163 @@
+"""``sqsocket example``: the Pharo workspace example (and friends) through the image layer.
+
+* ``sqsocket example workspace [--path /tmp/sp]``: the seed's workspace code,
+  step by step, against a Unix-domain echo server listening on the path.
+* ``sqsocket example tcp --port N [--host H]``: the same walk over TCP.
+* ``sqsocket example netstring --path P``: one length-prefixed frame to a
+  netstring server; prints the reversed payload it answers.
+* ``sqsocket example serve --path P``: the other way round -- a Smalltalk-side
+  Unix-domain echo server on a path, until Ctrl-C (or ``--seconds``).
+
+Each runs in a fresh emulated image and exits 1 with a one-line reason when the
+network says no (nothing listening, refused, timed out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+
+from sqsocket.errors import PrimitiveFailed
+from sqsocket.image import (
+    Image,
+    NetworkError,
+    UnixServer,
+    run_netstring_example,
+    run_tcp_example,
+    run_workspace_example,
+)
+from sqsocket.image.workspace import DEFAULT_MESSAGE, DEFAULT_PATH
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``example`` and its sub-commands to the top-level parser."""
+    example = sub.add_parser(
+        "example",
+        help="run the Pharo workspace example (and friends) through the image layer",
+        description=(
+            "Run the seed's Pharo workspace example -- getAddressInfo on a socket path, "
+            "Socket newIPC, connectTo:, sendData:, receiveData, closeAndDestroy -- through "
+            "the image-side Socket classes on the emulated SocketPlugin, printing each step."
+        ),
+    )
+    kinds = example.add_subparsers(dest="example", metavar="EXAMPLE", required=True)
+
+    workspace = kinds.add_parser(
+        "workspace",
+        help="the workspace example against a Unix-domain echo server",
+        description=(
+            "Connect to the Unix-domain socket at PATH as the Pharo workspace example does, "
+            "send the message and print the echo. Start a server first, e.g. "
+            "'sqsocket serve echo --path /tmp/sp'."
+        ),
+    )
+    workspace.add_argument("--path", default=DEFAULT_PATH, help=f"socket path ({DEFAULT_PATH})")
+    _common(workspace)
+    workspace.set_defaults(func=_cmd_workspace)
+
+    tcp = kinds.add_parser("tcp", help="the same walk over TCP (Socket newTCP)")
+    tcp.add_argument("--host", default="127.0.0.1", help="host name or address (127.0.0.1)")
+    tcp.add_argument("--port", type=int, required=True, help="TCP port of an echo server")
+    _common(tcp)
+    tcp.set_defaults(func=_cmd_tcp)
+
+    netstring = kinds.add_parser(
+        "netstring", help="send one length-prefixed frame to a netstring server"
+    )
+    netstring.add_argument("--path", required=True, help="socket path of a netstring server")
+    _common(netstring)
+    netstring.set_defaults(func=_cmd_netstring)
+
+    serve = kinds.add_parser(
+        "serve",
+        help="a Smalltalk-side Unix-domain echo server",
+        description=(
+            "Listen on PATH from the image side (bind + listenWithBacklog with an address "
+            "the image builds) and echo every client, until Ctrl-C or --seconds."
+        ),
+    )
+    serve.add_argument("--path", default=DEFAULT_PATH, help=f"socket path ({DEFAULT_PATH})")
+    serve.add_argument("--backlog", type=int, default=8, help="listen backlog (8; 1 = in place)")
+    serve.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    serve.set_defaults(func=_cmd_serve)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--message", default=DEFAULT_MESSAGE, help="what to send")
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds for connect, send and receive (5)"
+    )
+
+
+def _fail(exc: BaseException) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+def _cmd_workspace(args: argparse.Namespace) -> int:
+    with Image() as image:
+        try:
+            run_workspace_example(
+                args.path, sys.stdout, image=image, message=args.message, timeout=args.timeout
+            )
+        except (NetworkError, PrimitiveFailed) as exc:
+            return _fail(exc)
+    return 0
+
+
+def _cmd_tcp(args: argparse.Namespace) -> int:
+    with Image() as image:
+        try:
+            run_tcp_example(
+                args.host,
+                args.port,
+                sys.stdout,
+                image=image,
+                message=args.message,
+                timeout=args.timeout,
+            )
+        except (NetworkError, PrimitiveFailed) as exc:
+            return _fail(exc)
+    return 0
+
+
+def _cmd_netstring(args: argparse.Namespace) -> int:
+    with Image() as image:
+        try:
+            run_netstring_example(
+                args.path, sys.stdout, image=image, message=args.message, timeout=args.timeout
+            )
+        except (NetworkError, PrimitiveFailed) as exc:
+            return _fail(exc)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    with Image() as image:
+        server = UnixServer(args.path, args.backlog, image=image)
+        try:
+            server.start()
+        except (NetworkError, PrimitiveFailed, ValueError) as exc:
+            return _fail(exc)
+        print(f"listening on unix:{args.path} (Smalltalk side, backlog {args.backlog})", flush=True)
+        stop = threading.Event()
+        # SIGTERM ends the server as Ctrl-C does, so the socket file is removed either way
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        try:
+            # short waits: a signal handler then runs promptly
+            while not stop.wait(0.2):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            server.stop()
+        print(f"served {server.clients_served} client(s)")
+        if server.errors:
+            return _fail(server.errors[0])
+    return 0

@@ -1,0 +1,218 @@
+"""``sqsocket docker``: make the base image, build the images, run the interop pairs.
+
+    sqsocket docker base  [--rebuild] [--mirror URL]
+    sqsocket docker build [--base IMAGE] [--rebuild] [--pharo] [--squeak-image PATH]
+    sqsocket docker run   [--base IMAGE] [--pharo] [--timeout S] [--no-make-base] [-v]
+
+Exit status: 0 when everything asked for succeeded, 1 when something failed,
+2 when no Docker engine (or SDK) is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqsocket.dockerharness.errors import (
+    BuildFailed,
+    DockerHarnessError,
+    DockerSDKMissing,
+    NoEngine,
+)
+
+PHARO_NOTE = (
+    "Pharo 13: the image is built with Pharo's zeroconf (curl https://get.pharo.org/64/130+vm), "
+    "which needs internet; on sqsocket's machines it cannot be built, and the Pharo path has "
+    "only been checked statically (hadolint, Smalltalk syntax check) -- not run."
+)
+
+
+def register(sub: Any) -> None:
+    """Add ``docker`` and its sub-commands to the ``sqsocket`` parser."""
+    docker = sub.add_parser(
+        "docker",
+        help="Smalltalk VMs in Docker containers against the Python peers",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    docker.set_defaults(func=lambda args: _help(docker))
+    commands = docker.add_subparsers(dest="docker_command", metavar="SUBCOMMAND")
+
+    base = commands.add_parser(
+        "base", help="make the Debian base image sqsocket/base:bookworm with debootstrap"
+    )
+    base.add_argument("--rebuild", action="store_true", help="make it even if it exists")
+    base.add_argument("--mirror", help="Debian mirror (default: deb.debian.org)")
+    base.add_argument("--timeout", type=float, default=900.0, help="seconds (default 900)")
+    base.set_defaults(func=_cmd_base)
+
+    build = commands.add_parser("build", help="build (or reuse) the server and Smalltalk images")
+    _add_base_option(build)
+    build.add_argument("--rebuild", action="store_true", help="build even if an image matches")
+    build.add_argument("--pharo", action="store_true", help="also build the Pharo 13 image")
+    build.add_argument("--squeak-image", type=Path, help="headless image to use (default: built)")
+    build.add_argument("--timeout", type=float, default=1200.0, help="seconds per build")
+    build.add_argument("-v", "--verbose", action="store_true", help="show the build output")
+    build.set_defaults(func=_cmd_build)
+
+    run = commands.add_parser("run", help="run the Docker interop pairs and print a table")
+    _add_base_option(run)
+    run.add_argument("--pharo", action="store_true", help="add the Pharo 13 pairs (see note)")
+    run.add_argument("--timeout", type=float, default=120.0, help="seconds per container")
+    run.add_argument("--squeak-image", type=Path, help="headless image to use (default: built)")
+    run.add_argument(
+        "--no-make-base", action="store_true", help="do not debootstrap a missing base image"
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="show progress and full errors")
+    run.set_defaults(func=_cmd_run)
+
+
+def _add_base_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base",
+        metavar="IMAGE",
+        help="base image for the Dockerfiles (default: sqsocket/base:bookworm if present)",
+    )
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _engine_error(exc: DockerHarnessError) -> int:
+    print(f"sqsocket docker: {exc}", file=sys.stderr)
+    return 2
+
+
+def _cmd_base(args: argparse.Namespace) -> int:
+    from sqsocket.dockerharness.base import ensure_base
+    from sqsocket.dockerharness.engine import connect
+
+    try:
+        client = connect()
+    except (NoEngine, DockerSDKMissing) as exc:
+        return _engine_error(exc)
+    try:
+        result = ensure_base(
+            client, rebuild=args.rebuild, mirror=args.mirror, timeout=args.timeout, log=_say
+        )
+    except DockerHarnessError as exc:
+        print(f"sqsocket docker base: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    how = "made" if result.built else "already present:"
+    print(f"{how} {result.image} ({result.seconds:.1f} s)")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from sqsocket.dockerharness.build import build_image
+    from sqsocket.dockerharness.contexts import pharo_context, server_context, squeak_context
+    from sqsocket.dockerharness.engine import connect
+    from sqsocket.dockerharness.interop import squeak_image_path
+
+    try:
+        client = connect()
+    except (NoEngine, DockerSDKMissing) as exc:
+        return _engine_error(exc)
+    makers: list[tuple[str, Any]] = [
+        ("server", server_context),
+        ("squeak", lambda: squeak_context(squeak_image_path(args.squeak_image))),
+    ]
+    if args.pharo:
+        print(PHARO_NOTE)
+        makers.append(("pharo", pharo_context))
+    rows: list[tuple[str, str, str, str]] = []
+    failed = False
+    try:
+        for name, make in makers:
+            started = time.monotonic()
+            try:
+                built = build_image(
+                    client,
+                    make(),
+                    base=args.base,
+                    rebuild=args.rebuild,
+                    timeout=args.timeout,
+                    log=_say if args.verbose else None,
+                )
+            except DockerHarnessError as exc:
+                failed = True
+                print(f"sqsocket docker build {name}: {exc}", file=sys.stderr)
+                rows.append((name, "FAIL", f"{time.monotonic() - started:.1f}", _first(exc)))
+                continue
+            how = "built" if built.built else "reused"
+            rows.append((name, "ok", f"{built.seconds:.1f}", f"{how} {built.tag}"))
+    finally:
+        client.close()
+    _table(("image", "result", "seconds", "detail"), rows)
+    return 1 if failed else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sqsocket.dockerharness.engine import engine_problem
+    from sqsocket.dockerharness.interop import run_docker_interop
+
+    problem = engine_problem()
+    if problem is not None:
+        print(f"sqsocket docker run: {problem}", file=sys.stderr)
+        return 2
+    if args.pharo:
+        print(PHARO_NOTE)
+    report = run_docker_interop(
+        pharo=args.pharo,
+        base=args.base,
+        timeout=args.timeout,
+        make_base=not args.no_make_base,
+        squeak_image=args.squeak_image,
+        log=_say if args.verbose else None,
+    )
+    if report.steps:
+        _table(
+            ("setup step", "result", "seconds", "detail"),
+            [
+                (s.name, "ok" if s.ok else "FAIL", f"{s.seconds:.1f}", s.detail)
+                for s in report.steps
+            ],
+        )
+        print()
+    _table(
+        ("pair", "result", "seconds", "detail"),
+        [(r.pair, "ok" if r.ok else "FAIL", f"{r.seconds:.1f}", r.detail) for r in report.rows],
+    )
+    passed = sum(row.ok for row in report.rows)
+    print(f"{passed} passed, {len(report.rows) - passed} failed")
+    if args.verbose and report.errors:
+        print("\nerrors:", file=sys.stderr)
+        for error in report.errors:
+            print(f"- {error}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _first(exc: BaseException) -> str:
+    if isinstance(exc, BuildFailed):
+        return exc.summary
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    # the last column is free text: no padding
+    widths[-1] = 0
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print(line.rstrip())
+    print("  ".join("-" * max(w, len(h)) for h, w in zip(header, widths, strict=True)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,371 @@
+"""NetNameResolver: the image's name lookups, old (IPv4, semaphore) and new (getaddrinfo).
+
+Every method is class-side in Smalltalk; here they are class methods taking an
+optional ``image=`` (the default image when omitted). The ``prim_*`` methods
+are the bare primitives, named after their selectors, so the workspace example
+can be written exactly as it is in Smalltalk::
+
+    NetNameResolver.prim_get_address_info_host_service_flags_family_type_protocol(
+        "", "/tmp/sp", 0, 1, 0, 0)
+    s = NetNameResolver.prim_get_address_info_size()
+    sa = SocketAddress.new(s)
+    NetNameResolver.prim_get_address_info_result(sa)
+
+The old lookups follow the image's protocol: wait (on the resolver semaphore,
+with a deadline) until the resolver is not busy, start the lookup, wait until
+it completes, then read the result; a failure is a NameLookupFailure. The Unix
+plugin resolves synchronously, so those waits end at once, but the code does not
+assume it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqsocket.image.address import SocketAddress, SocketAddressInformation
+from sqsocket.image.environment import Image
+from sqsocket.image.exceptions import NameLookupFailure, NoNetworkError, SocketPrimitiveFailed
+
+__all__ = ["NetNameResolver"]
+
+
+def _text(value: str | bytes) -> bytes:
+    """A host, service or path as the String the primitive takes (UTF-8 for a Python str)."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
+def _read_sized(image: Image, size_prim: str, result_prim: str) -> str:
+    """The ``xxxSize`` / ``String new: size`` / ``xxxResult:`` idiom."""
+    buf = bytearray(int(image.primitive(size_prim)))
+    image.primitive(result_prim, buf)
+    return buf.decode("utf-8", "surrogateescape")
+
+
+class NetNameResolver:
+    """``NetNameResolver``: class-side only; its class variables live on the :class:`Image`."""
+
+    RESOLVER_UNINITIALIZED = 0
+    RESOLVER_READY = 1
+    RESOLVER_BUSY = 2
+    RESOLVER_ERROR = 3
+
+    # -- network initialization -------------------------------------------------------
+
+    @classmethod
+    def initialize_network(cls, *, image: Image | None = None) -> Image:
+        """``initializeNetwork``: register the resolver semaphore and start the network.
+
+        Does nothing when the resolver is already initialized. Answers the image
+        (handy for callers that were given None).
+        """
+        img = Image.resolve(image)
+        with img.resolver_mutex:
+            if cls.resolver_status(image=img) != cls.RESOLVER_UNINITIALIZED:
+                img.have_network = True
+                return img
+            img.have_network = False
+            # a semaphore left from an earlier session is of no use any more
+            img.unregister_external_object(img.resolver_semaphore)
+            sema, index = img.new_semaphore("ResolverSemaphore")
+            img.resolver_semaphore = sema
+            try:
+                img.primitive("primitiveInitializeNetwork", index)
+            except SocketPrimitiveFailed as exc:
+                raise NoNetworkError(f"failed network initialization: {exc.reason}") from exc
+            img.have_network = True
+        return img
+
+    @classmethod
+    def resolver_status(cls, *, image: Image | None = None) -> int:
+        """``resolverStatus``: 0 uninitialized, 1 ready, 2 busy, 3 error."""
+        return int(Image.resolve(image).primitive("primitiveResolverStatus"))
+
+    @classmethod
+    def resolver_error(cls, *, image: Image | None = None) -> int:
+        """``resolverError``: the last lookup's error code."""
+        return int(Image.resolve(image).primitive("primitiveResolverError"))
+
+    # -- primitives (named after their selectors) ------------------------------------------
+
+    @classmethod
+    def prim_initialize_network(
+        cls, resolver_sema_index: int, *, image: Image | None = None
+    ) -> None:
+        Image.resolve(image).primitive("primitiveInitializeNetwork", resolver_sema_index)
+
+    @classmethod
+    def prim_start_lookup_of_name(
+        cls, host_name: str | bytes, *, image: Image | None = None
+    ) -> None:
+        Image.resolve(image).primitive("primitiveResolverStartNameLookup", _text(host_name))
+
+    @classmethod
+    def prim_start_lookup_of_address(cls, address: bytes, *, image: Image | None = None) -> None:
+        Image.resolve(image).primitive("primitiveResolverStartAddressLookup", bytes(address))
+
+    @classmethod
+    def prim_name_lookup_result(cls, *, image: Image | None = None) -> bytes:
+        return bytes(Image.resolve(image).primitive("primitiveResolverNameLookupResult"))
+
+    @classmethod
+    def prim_address_lookup_result(cls, *, image: Image | None = None) -> str:
+        raw = Image.resolve(image).primitive("primitiveResolverAddressLookupResult")
+        return bytes(raw).decode("utf-8", "surrogateescape")
+
+    @classmethod
+    def prim_abort_lookup(cls, *, image: Image | None = None) -> None:
+        Image.resolve(image).primitive("primitiveResolverAbortLookup")
+
+    @classmethod
+    def prim_local_address(cls, *, image: Image | None = None) -> bytes:
+        return bytes(Image.resolve(image).primitive("primitiveResolverLocalAddress"))
+
+    @classmethod
+    def prim_get_address_info_host_service_flags_family_type_protocol(
+        cls,
+        host_name: str | bytes,
+        service_name: str | bytes,
+        flags: int,
+        family: int,
+        socket_type: int,
+        protocol: int,
+        *,
+        image: Image | None = None,
+    ) -> None:
+        """``primGetAddressInfoHost:service:flags:family:type:protocol:``."""
+        Image.resolve(image).primitive(
+            "primitiveResolverGetAddressInfo",
+            _text(host_name),
+            _text(service_name),
+            flags,
+            family,
+            socket_type,
+            protocol,
+        )
+
+    @classmethod
+    def prim_get_address_info_size(cls, *, image: Image | None = None) -> int:
+        """``primGetAddressInfoSize``: -1 when there is no (more) result."""
+        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoSize"))
+
+    @classmethod
+    def prim_get_address_info_result(
+        cls, socket_address: bytearray, *, image: Image | None = None
+    ) -> None:
+        """``primGetAddressInfoResult:``: the plugin fills the (zeroed) address in place."""
+        Image.resolve(image).primitive("primitiveResolverGetAddressInfoResult", socket_address)
+
+    @classmethod
+    def prim_get_address_info_family(cls, *, image: Image | None = None) -> int:
+        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoFamily"))
+
+    @classmethod
+    def prim_get_address_info_type(cls, *, image: Image | None = None) -> int:
+        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoType"))
+
+    @classmethod
+    def prim_get_address_info_protocol(cls, *, image: Image | None = None) -> int:
+        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoProtocol"))
+
+    @classmethod
+    def prim_get_address_info_next(cls, *, image: Image | None = None) -> bool:
+        return bool(Image.resolve(image).primitive("primitiveResolverGetAddressInfoNext"))
+
+    # -- old API lookups --------------------------------------------------------------------
+
+    @classmethod
+    def _wait_while_busy(cls, image: Image, deadline: float) -> int:
+        """Wait on the resolver semaphore while the resolver is busy; answer its status."""
+        status = cls.resolver_status(image=image)
+        while status == cls.RESOLVER_BUSY and (remaining := deadline - time.monotonic()) > 0:
+            if image.resolver_semaphore is not None:
+                image.resolver_semaphore.wait(remaining)
+            else:  # the network was started by someone else: no semaphore of ours to wait on
+                time.sleep(min(remaining, 0.01))
+            status = cls.resolver_status(image=image)
+        return status
+
+    @classmethod
+    def _wait_for_resolver_ready_until(cls, image: Image, deadline: float) -> bool:
+        """``waitForResolverReadyUntil:``: true once no other lookup is under way."""
+        return cls._wait_while_busy(image, deadline) != cls.RESOLVER_BUSY
+
+    @classmethod
+    def _wait_for_completion_until(cls, image: Image, deadline: float) -> bool:
+        """``waitForCompletionUntil:``: true if the lookup succeeded; a busy one is aborted."""
+        status = cls._wait_while_busy(image, deadline)
+        if status == cls.RESOLVER_READY:
+            return True
+        if status == cls.RESOLVER_BUSY:
+            cls.prim_abort_lookup(image=image)
+        return False
+
+    @classmethod
+    def address_for_name(
+        cls, host_name: str, timeout: float = 20.0, *, image: Image | None = None
+    ) -> bytes:
+        """``addressForName:timeout:``: the 4-byte IPv4 address of a host (old API).
+
+        A dotted-decimal string is answered without a lookup, as in the image.
+        Raises NameLookupFailure when the name does not resolve in time.
+        """
+        img = cls.initialize_network(image=image)
+        numeric = cls.address_from_string(host_name)
+        if numeric is not None:
+            return numeric
+        deadline = time.monotonic() + timeout
+        with img.resolver_mutex:
+            if cls._wait_for_resolver_ready_until(img, deadline):
+                cls.prim_start_lookup_of_name(host_name, image=img)
+                if cls._wait_for_completion_until(img, deadline):
+                    return cls.prim_name_lookup_result(image=img)
+        raise NameLookupFailure(
+            f"Could not resolve the server named: {host_name}", host_name=host_name
+        )
+
+    @classmethod
+    def name_for_address(
+        cls, host_address: bytes, timeout: float = 20.0, *, image: Image | None = None
+    ) -> str | None:
+        """``nameForAddress:timeout:``: the host name of a 4-byte address, or None."""
+        img = cls.initialize_network(image=image)
+        deadline = time.monotonic() + timeout
+        with img.resolver_mutex:
+            if cls._wait_for_resolver_ready_until(img, deadline):
+                cls.prim_start_lookup_of_address(host_address, image=img)
+                if cls._wait_for_completion_until(img, deadline):
+                    return cls.prim_address_lookup_result(image=img) or None
+        return None
+
+    @classmethod
+    def local_host_address(cls, *, image: Image | None = None) -> bytes:
+        """``localHostAddress``: this host's IPv4 address (4 bytes)."""
+        img = cls.initialize_network(image=image)
+        return cls.prim_local_address(image=img)
+
+    @classmethod
+    def local_host_name(cls, *, image: Image | None = None) -> str:
+        """``localHostName``: the name of this host's address, else the address as a string."""
+        img = cls.initialize_network(image=image)
+        address = cls.local_host_address(image=img)
+        name = cls.name_for_address(address, 5.0, image=img)
+        return name if name else cls.string_from_address(address)
+
+    @classmethod
+    def host_name(cls, *, image: Image | None = None) -> str:
+        """``primHostNameSize`` + ``primHostNameResult:``: gethostname() (new API)."""
+        img = cls.initialize_network(image=image)
+        return _read_sized(img, "primitiveResolverHostNameSize", "primitiveResolverHostNameResult")
+
+    # -- new API lookups ------------------------------------------------------------------
+
+    @classmethod
+    def next_socket_address_information(
+        cls, *, image: Image | None = None
+    ) -> SocketAddressInformation | None:
+        """``nextSocketAddressInformation``: the current answer, then advance (None at the end)."""
+        img = Image.resolve(image)
+        size = cls.prim_get_address_info_size(image=img)
+        if size < 0:
+            return None
+        address = SocketAddress.new(size, img)
+        family = cls.prim_get_address_info_family(image=img)
+        socket_type = cls.prim_get_address_info_type(image=img)
+        protocol = cls.prim_get_address_info_protocol(image=img)
+        cls.prim_get_address_info_result(address, image=img)
+        cls.prim_get_address_info_next(image=img)
+        return SocketAddressInformation(address, family, socket_type, protocol, img)
+
+    @classmethod
+    def address_info_for_host_service_flags_family_type_protocol(
+        cls,
+        host_name: str | bytes,
+        service_name: str | bytes,
+        flags: int = 0,
+        family: int = 0,
+        socket_type: int = 0,
+        protocol: int = 0,
+        *,
+        image: Image | None = None,
+    ) -> list[SocketAddressInformation]:
+        """``SocketAddressInformation forHost:service:flags:addressFamily:socketType:protocol:``.
+
+        Every answer getaddrinfo gave, in order (empty when there is none). With
+        family 1 (local) the service is a socket path, which must exist.
+        """
+        img = cls.initialize_network(image=image)
+        results: list[SocketAddressInformation] = []
+        with img.resolver_mutex:  # the plugin keeps the answer list between calls
+            cls.prim_get_address_info_host_service_flags_family_type_protocol(
+                host_name, service_name, flags, family, socket_type, protocol, image=img
+            )
+            while (info := cls.next_socket_address_information(image=img)) is not None:
+                results.append(info)
+        return results
+
+    @classmethod
+    def addresses_for_name(
+        cls, host_name: str, *, image: Image | None = None
+    ) -> list[SocketAddressInformation]:
+        """``addressesForName:``: every stream address of a host (service 0)."""
+        return cls.address_info_for_host_service_flags_family_type_protocol(
+            host_name,
+            "0",
+            0,
+            SocketAddressInformation.ADDRESS_FAMILY_UNSPECIFIED,
+            SocketAddressInformation.SOCKET_TYPE_STREAM,
+            SocketAddressInformation.PROTOCOL_UNSPECIFIED,
+            image=image,
+        )
+
+    @classmethod
+    def socket_address_for_name(
+        cls, host_name: str, *, image: Image | None = None
+    ) -> SocketAddress:
+        """``addressForName:`` of the new network: the first address of a host."""
+        infos = cls.addresses_for_name(host_name, image=image)
+        if not infos:
+            raise NameLookupFailure(
+                f"Could not resolve the server named: {host_name}", host_name=host_name
+            )
+        return infos[0].socket_address
+
+    @classmethod
+    def address_for_socket_path(
+        cls, path: str | bytes, *, image: Image | None = None
+    ) -> SocketAddress:
+        """The LOCAL address of an existing socket file (getAddressInfo, family 1).
+
+        Raises NameLookupFailure when there is no socket at ``path`` (the plugin
+        answers a LOCAL address only for a path that names a socket).
+        """
+        infos = cls.address_info_for_host_service_flags_family_type_protocol(
+            "", path, 0, SocketAddressInformation.ADDRESS_FAMILY_LOCAL, 0, 0, image=image
+        )
+        if not infos:
+            shown = path if isinstance(path, str) else path.decode("utf-8", "replace")
+            raise NameLookupFailure(
+                f"no socket at {shown}: getAddressInfo with family local found nothing "
+                "(does the file exist, and is a server listening there?)",
+                host_name=shown,
+            )
+        return infos[0].socket_address
+
+    # -- strings --------------------------------------------------------------------------
+
+    @staticmethod
+    def address_from_string(text: str) -> bytes | None:
+        """``addressFromString:``: ``'127.0.0.1'`` as 4 bytes, None if it is not dotted decimal."""
+        parts = text.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
+            return None
+        values = [int(p) for p in parts]
+        if any(v > 255 for v in values):
+            return None
+        return bytes(values)
+
+    @staticmethod
+    def string_from_address(address: bytes | Any) -> str:
+        """``stringFromAddress:``: 4 bytes in dotted decimal."""
+        return ".".join(str(b) for b in bytes(address))

@@ -1,0 +1,117 @@
+"""``sqsocket conformance`` and ``sqsocket interop``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    c = sub.add_parser(
+        "conformance",
+        help="run the conformance scenarios on the emulator and the real VM, side by side",
+        description=(
+            "Run every conformance scenario (written once, as data) on the emulator and on "
+            "Debian's squeak-vm with the built image, against the same Python peers; print the "
+            "side-by-side table and the differences. Exit 1 if any scenario differs."
+        ),
+    )
+    c.add_argument("--profile", default=DEFAULT_PROFILE.name, choices=sorted(PROFILES))
+    c.add_argument("--emulator-only", action="store_true", help="do not run the real VM")
+    c.add_argument("--scenario", action="append", help="run only these scenarios (repeatable)")
+    c.add_argument("--vm", help="the squeakvm binary (default: Debian's, then PATH)")
+    c.add_argument("--image", help="the headless image (default: the built one)")
+    c.add_argument("--json", action="store_true", help="print the results as JSON")
+    c.add_argument("--diff-only", action="store_true", help="print only the differences")
+    c.set_defaults(func=run_conformance_command)
+
+    i = sub.add_parser(
+        "interop",
+        help="the interop matrix: {emulator, squeak-vm} x Python servers, and the reverse",
+        description=(
+            "Run Smalltalk clients (the emulator, Debian's squeak-vm) against the Python servers "
+            "and Python clients against Smalltalk servers; print a table (pair, result, time). "
+            "Exit 1 on any failure."
+        ),
+    )
+    i.add_argument("--docker", action="store_true", help="add the Docker rows")
+    i.add_argument("--pharo", action="store_true", help="with --docker: the Pharo rows too")
+    i.add_argument("--base", help="with --docker: a locally made base image to build on")
+    i.add_argument("--skip-vm", action="store_true", help="leave out the squeak-vm rows")
+    i.add_argument("--timeout", type=float, default=60.0, help="seconds per row")
+    i.set_defaults(func=run_interop_command)
+
+
+def run_conformance_command(args: argparse.Namespace) -> int:
+    from sqsocket.interop.conformance import run_conformance
+    from sqsocket.interop.scenarios import BY_NAME, SCENARIOS
+
+    scenarios = list(SCENARIOS)
+    if args.scenario:
+        unknown = [n for n in args.scenario if n not in BY_NAME]
+        if unknown:
+            print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        scenarios = [BY_NAME[n] for n in args.scenario]
+    vm_run = None
+    if not args.emulator_only:
+        from sqsocket.interop.vm_run import VMUnavailable, run_on_vm, vm_and_image
+
+        try:
+            vm_and_image(args.vm, args.image)
+        except VMUnavailable as exc:
+            print(f"sqsocket conformance: {exc} (or use --emulator-only)", file=sys.stderr)
+            return 2
+
+        def vm_run(fx, scs):  # type: ignore[no-untyped-def]
+            return run_on_vm(fx, scs, vm=args.vm, image=args.image)
+
+    print(f"running {len(scenarios)} scenarios ...", file=sys.stderr, flush=True)
+    report = run_conformance(args.profile, scenarios, vm_run)
+    diffs = report.differences()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "profile": report.profile,
+                    "scenarios": [s.name for s in report.scenarios],
+                    "emulator": {
+                        s.name: report.normalized(report.emulator, s.name) for s in report.scenarios
+                    },
+                    "vm": None
+                    if report.vm is None
+                    else {s.name: report.normalized(report.vm, s.name) for s in report.scenarios},
+                    "differences": [d.__dict__ for d in diffs],
+                },
+                indent=2,
+            )
+        )
+    else:
+        if not args.diff_only:
+            print(report.table())
+        print()
+        if report.vm is not None and report.vm.error:
+            print(f"VM run: {report.vm.error}")
+        print(f"emulator: {report.emulator.seconds:.2f} s", end="")
+        if report.vm is not None:
+            print(f"; squeak-vm: {report.vm.seconds:.2f} s")
+            print(
+                f"{len(diffs)} difference(s) in {len(report.scenarios)} scenarios "
+                f"under profile {report.profile}"
+            )
+            for d in diffs:
+                print(f"  {d.scenario} step {d.step}: emulator {d.emulator} | vm {d.vm}")
+        else:
+            print(" (emulator only)")
+    if report.vm is not None and (diffs or report.vm.error):
+        return 1
+    return 0
+
+
+def run_interop_command(args: argparse.Namespace) -> int:
+    from sqsocket.interop.matrix import run_matrix
+
+    return run_matrix(args)

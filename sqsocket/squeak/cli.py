@@ -1,0 +1,110 @@
+"""``sqsocket image build`` and ``sqsocket vm run``: the real Squeak VM from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqsocket.squeak import builder, paths, runner
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``image`` and ``vm`` command groups."""
+    image = sub.add_parser(
+        "image",
+        help="build the headless Squeak image the real VM runs",
+        description="Build the headless image from the Mini Squeak 2.2 image.",
+    )
+    image_sub = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
+    build = image_sub.add_parser(
+        "build",
+        help="build var/squeak/sqsocket.image",
+        description=(
+            "Rewrite the input image's file and BitBlt primitives to the named ones "
+            "squeak-vm 4.10 has and install the headless start-up (bootstrap.st, "
+            "prelude.st, SocketPrims.st, Sockets.st from images/squeak/)."
+        ),
+    )
+    build.add_argument(
+        "--source",
+        type=Path,
+        help=(
+            "input image (default: $SQSOCKET_SHARED/images/squeakjs.image, else a "
+            "verified download of the pinned URL)"
+        ),
+    )
+    build.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the image (default: $SQSOCKET_IMAGE or var/squeak/sqsocket.image)",
+    )
+    build.set_defaults(func=_cmd_image_build)
+    image.set_defaults(func=lambda args: _usage(image))
+
+    vm = sub.add_parser(
+        "vm",
+        help="run Smalltalk scripts in Debian's squeak-vm",
+        description="Run Smalltalk scripts in the real Squeak VM, headless.",
+    )
+    vm_sub = vm.add_subparsers(dest="vm_command", metavar="SUBCOMMAND")
+    run = vm_sub.add_parser(
+        "run",
+        help="file in a chunk-format script and exit",
+        description=(
+            "Run SCRIPT (chunk format, Squeak 2.2 dialect) in squeak-vm. Its output goes "
+            "to stdout (Transcript is stdout); ARGS are Smalltalk getSystemAttribute: 3, "
+            "4, ... Exit status: the script's (0), 143 for a Smalltalk error, 124 on "
+            "timeout."
+        ),
+    )
+    run.add_argument("--vm", help="squeakvm binary (default: Debian's, then PATH)")
+    run.add_argument("--image", type=Path, help="headless image (default: as image build)")
+    run.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds before the VM is killed (30)"
+    )
+    run.add_argument("script", type=Path, metavar="SCRIPT")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    run.set_defaults(func=_cmd_vm_run)
+    vm.set_defaults(func=lambda args: _usage(vm))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _cmd_image_build(args: argparse.Namespace) -> int:
+    try:
+        source = builder.locate_source_image(args.source)
+        result = builder.build_image(source, args.output or paths.default_image())
+    except builder.ImageBuildError as exc:
+        print(f"sqsocket image build: {exc}", file=sys.stderr)
+        return 1
+    print(f"built   {result.path}")
+    print(f"from    {source}")
+    print(f"sha256  {result.sha256}")
+    print(f"size    {result.size} bytes")
+    print(f"time    {result.seconds:.3f} s")
+    print(f"rewrote {len(result.rewritten)} methods to named primitives")
+    return 0
+
+
+def _cmd_vm_run(args: argparse.Namespace) -> int:
+    try:
+        result = runner.run_script(
+            args.script, args.args, timeout=args.timeout, vm=args.vm, image=args.image
+        )
+    except runner.SqueakVMError as exc:
+        print(f"sqsocket vm run: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(result.stdout)
+    sys.stdout.flush()
+    sys.stderr.write(result.stderr)
+    if result.timed_out:
+        print(
+            f"sqsocket vm run: killed after {args.timeout:g} s (output so far above)",
+            file=sys.stderr,
+        )
+        return runner.TIMEOUT_STATUS
+    return result.exit_status
