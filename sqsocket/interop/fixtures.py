@@ -20,7 +20,19 @@ from sqsocket.servers.echo import TCPEchoServer, UnixEchoServer
 
 # The dir is /tmp/sqc-XXXXXXXX (17 bytes) so that the padded names below give
 # socket paths of exactly the lengths the scenarios are about.
-_PATH_LENGTHS = {"len40": 40, "len41": 41, "len64": 64, "len65": 65}
+_PATH_LENGTHS = {"len40": 40, "len41": 41, "len63": 63, "len64": 64, "len65": 65}
+# File names for the other fixtures, chosen so that no path is a multiple of 4 bytes
+# long (on squeak-4.10 such a path cannot be resolved: see docs/quirks.md).
+_NAMES = {
+    "echo": "echo.sock",
+    "closer": "closer.sock",
+    "stale": "stale-1.sock",
+    "file": "file",
+    "dir": "dir",
+    "missing": "missing.sock",
+    "new": "new.sock",
+    "new2": "new2.sock",
+}
 
 
 def _free_port() -> int:

@@ -146,6 +146,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         (gai("", Path("len41"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
     ),
     Scenario(
+        "resolve-path-63",
+        "a 63-byte socket path",
+        (gai("", Path("len63"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+    ),
+    Scenario(
         "resolve-path-64",
         "a 64-byte socket path: the longest service name the resolver takes (MAXHOSTNAMELEN)",
         (gai("", Path("len64"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
@@ -239,7 +244,25 @@ SCENARIOS: tuple[Scenario, ...] = (
             Call("primitiveResolverStartAddressLookup", (LOCALHOST,), show=Show.OK),
             Call("primitiveResolverAddressLookupResult"),
             Call("primitiveResolverStatus"),
+            Call("primitiveResolverError"),
         ),
+    ),
+    Scenario(
+        "old-resolver-unknown-name",
+        "the old resolver on a name that is not in /etc/hosts and not numeric",
+        (
+            Call("primitiveResolverStartNameLookup", (Str("no-such-host.invalid"),), show=Show.OK),
+            Call("primitiveResolverStatus"),
+            Call("primitiveResolverNameLookupResult"),
+            Call("primitiveResolverError"),
+        ),
+        tags=("host-specific",),
+    ),
+    Scenario(
+        "old-resolver-local-address",
+        "primitiveResolverLocalAddress: this host's IPv4 address",
+        (Call("primitiveResolverLocalAddress"),),
+        tags=("host-specific",),
     ),
     Scenario(
         "old-resolver-bad-address",
@@ -487,6 +510,9 @@ SCENARIOS: tuple[Scenario, ...] = (
             Call("primitiveSocketGetOptions", (Var("t"), Str("SO_NOSUCH"))),
             Call("primitiveSocketSetOptions", (Var("t"), Str("IP_TTL"), Str("017"))),
             Call("primitiveSocketGetOptions", (Var("t"), Str("IP_TTL"))),
+            Call("primitiveSocketSetOptions", (Var("t"), Str("IP_TTL"), Str("7"))),
+            Call("primitiveSocketGetOptions", (Var("t"), Str("IP_TTL"))),
+            Call("primitiveSocketGetOptions", (Var("t"), Str("TCP_CORK"))),
             destroy("t"),
         ),
     ),

@@ -43,7 +43,8 @@ SKIPPED_PRIMS = {"primitiveSocketListenWithOrWithoutBacklog"}
 
 
 def st_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """A String literal inside a chunk: quotes doubled, and ``!`` doubled for the chunk."""
+    return "'" + text.replace("'", "''").replace("!", "!!") + "'"
 
 
 def selector_for(prim: str, nargs: int) -> str:
@@ -72,7 +73,7 @@ def primitive_methods() -> str:
         out.append(
             f"{pattern}\n\t<primitive: 117> #(SocketPlugin {name} 0 0) at: 1.\n\t^#sqFailed\n!"
         )
-    out.append("! !\n")
+    out[-1] += " !\n"  # the empty chunk that ends the section
     out.append("!ByteArray methodsFor: 'sqconf'!")
     out.append(
         "primitiveSocketAddressGetPort\n"
@@ -82,9 +83,8 @@ def primitive_methods() -> str:
     out.append(
         "primitiveSocketAddressSetPort: a1\n"
         "\t<primitive: 117> #(SocketPlugin primitiveSocketAddressSetPort 0 0) at: 1.\n"
-        "\t^#sqFailed\n!"
+        "\t^#sqFailed\n! !\n"
     )
-    out.append("! !\n")
     return "\n".join(out)
 
 

@@ -200,17 +200,21 @@ def gethostbyname(name: bytes) -> tuple[int, int]:
     return int.from_bytes(bytes(addr[i] for i in range(4)), "big"), 0
 
 
-def gethostbyaddr(address: int) -> tuple[bytes, int]:
-    """Answer (h_name, h_errno) for a host-order IPv4 address; b'' and the error on failure."""
+def gethostbyaddr(address: int, length: int = 4) -> tuple[bytes, int]:
+    """Answer (h_name, h_errno) for a host-order IPv4 address; b'' and the error on failure.
+
+    ``length`` is the address length passed to the C library: the plugin passes
+    ``sizeof(u_long)``, 8 on a 64-bit VM, with the address in its first 4 bytes.
+    """
     lib = _libc()
-    packed = address.to_bytes(4, "big")
+    packed = address.to_bytes(4, "big") + bytes(max(0, length - 4))
     if lib is None:  # pragma: no cover
         try:
             return socket.gethostbyaddr(socket.inet_ntoa(packed))[0].encode(), 0
         except OSError:
             return b"", HOST_NOT_FOUND
-    buf = ctypes.create_string_buffer(packed, 4)
-    he = lib.gethostbyaddr(ctypes.cast(buf, ctypes.c_void_p), 4, socket.AF_INET)
+    buf = ctypes.create_string_buffer(packed, len(packed))
+    he = lib.gethostbyaddr(ctypes.cast(buf, ctypes.c_void_p), length, socket.AF_INET)
     if not he:
         return b"", _h_errno(lib) or HOST_NOT_FOUND
     return he.contents.h_name or b"", 0

@@ -56,6 +56,8 @@ def _table() -> tuple[SocketOption, ...]:
 
 SOCKET_OPTIONS: tuple[SocketOption, ...] = _table()
 _BY_NAME = {opt.name: opt for opt in SOCKET_OPTIONS}
+# Added to socketOptions[] after the 2012 plugin (squeak-4.10 does not know them).
+EXTENDED_OPTIONS = frozenset({"TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"})
 
 # findOption copies the name into a 32-byte buffer: names of 32 bytes or more never match.
 MAX_OPTION_NAME = 31
@@ -63,28 +65,43 @@ MAX_OPTION_NAME = 31
 MAX_OPTION_VALUE = 31
 
 
-def find_option(name: bytes) -> SocketOption | None:
+def find_option(name: bytes, extended: bool = True) -> SocketOption | None:
     """``findOption``: the name as a C string (it stops at a NUL), at most 31 bytes."""
     if len(name) > MAX_OPTION_NAME:
         return None
     text = name.split(b"\0", 1)[0].decode("latin-1")
+    if not extended and text in EXTENDED_OPTIONS:
+        return None
     return _BY_NAME.get(text)
 
 
-def parse_option_value(value: bytes) -> tuple[bytes, int]:
+def parse_option_value(value: bytes, single_character: bool = False) -> tuple[bytes, int]:
     """Turn the image's option value (a String) into setsockopt's buffer.
 
-    The plugin takes the value as an integer when it has at most ``sizeof(int)``
-    characters and ``strtol(buf, &end, 0)`` consumes all of them (so '1', '0x10',
-    '-1', '017' are numbers, '12345' is not: too long); otherwise the bytes are
-    passed verbatim "assuming it's really a ByteArray pretending to be a struct".
-    Answers (buffer, the value reported back).
+    Since 2013 the plugin takes the value as an integer when it has at most
+    ``sizeof(int)`` characters and ``strtol(buf, &end, 0)`` consumes all of them
+    (so '1', '0x10', '-1', '017' are numbers, '12345' is not: too long). The 2012
+    plugin (``single_character``) only tries a 1-character value ("character `1'
+    or `0'"). Anything else goes to setsockopt verbatim, "assuming it's really a
+    ByteArray pretending to be a struct". Answers (buffer, the value reported back).
     """
+    if single_character:
+        if len(value) == 1:
+            parsed = _strtol_prefix(value)
+            if parsed is not None:
+                return parsed.to_bytes(4, "little", signed=True), parsed
+        return bytes(value), 0
     if len(value) <= 4:
         parsed = _strtol_all(value)
         if parsed is not None:
             return parsed.to_bytes(4, "little", signed=True), parsed
     return bytes(value), 0
+
+
+def _strtol_prefix(text: bytes) -> int | None:
+    """``strtol`` of one character that must be a digit (endptr moved); None otherwise."""
+    ch = text[:1].decode("latin-1")
+    return int(ch) if ch.isdigit() and ch.isascii() else None
 
 
 def _strtol_all(text: bytes) -> int | None:

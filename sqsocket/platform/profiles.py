@@ -1,15 +1,28 @@
-"""Emulator profiles: which VM's quirks to reproduce.
+"""Emulator profiles: which build of sqUnixSocket.c, on which VM, to reproduce.
 
-The emulator follows sqUnixSocket.c. Where a particular VM build behaves
-differently from that source (an older file, a compiler's choice, a libc's), a
-profile named for that VM turns the difference on, so that under the profile the
-conformance table against the real VM has no differences. ``docs/quirks.md``
-says what each flag is, where in the C code it comes from, and how it was found.
+The emulator follows sqUnixSocket.c. The file changed over the years, and some of
+what a VM does comes from how the C code meets the machine (a 64-bit ``u_long``, a
+String that is not NUL-terminated, a stale ``errno``). A profile names a VM and
+turns on exactly the behaviours that VM shows, so that under the profile the
+conformance table against that VM has no differences (``sqsocket conformance``).
+``docs/quirks.md`` explains each flag: what the VM does, why, in which C function.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import Enum
+
+
+class OptionValueRule(Enum):
+    """How sqSocketSetOptions... decides that an option value String is a number."""
+
+    # squeak-4.10: only a 1-character value is a number (strtol of it); anything
+    # longer is handed to setsockopt verbatim, as bytes.
+    SINGLE_CHARACTER = "single-character"
+    # 2013 and later (Eliot Miranda's fix): up to sizeof(int) characters that
+    # strtol(.., 0) consumes entirely ('017' octal, '0x1f' hex).
+    STRTOL_UP_TO_INT = "strtol-up-to-int"
 
 
 @dataclass(frozen=True)
@@ -20,31 +33,63 @@ class Profile:
     # bit test, not a type test: S_IFSOCK (0140000) shares bits with S_IFREG
     # (0100000) and S_IFDIR (0040000), so regular files and directories pass too.
     local_lookup_mode_bit_test: bool = True
+    # ... and that stat() is given the image's String, which is not NUL-terminated:
+    # when the path fills its last object word exactly (length a multiple of the
+    # image's word size), stat() reads the next object's header as more path and
+    # fails, so the lookup finds nothing. None: the path is used as given.
+    unterminated_path_word: int | None = 4
     # sqResolverLocalAddress: True = getifaddrs() and the first INET address of
-    # eth0/wlan0 (0 when there is none); False = gethostbyname(gethostname()).
-    local_address_from_interfaces: bool = True
+    # eth0/wlan0 (the 2016 "experimental new code"); False = gethostbyname of the
+    # host name (the older code).
+    local_address_from_interfaces: bool = False
+    # addrToName passes sizeof(u_long) as the address length to gethostbyaddr; on
+    # a 64-bit VM that is 8, which glibc refuses for AF_INET: every address lookup fails.
+    address_lookup_length: int = 8
+    option_value_rule: OptionValueRule = OptionValueRule.SINGLE_CHARACTER
+    # TCP_CORK, TCP_KEEPIDLE/INTVL/CNT joined socketOptions[] after 2012.
+    extended_tcp_options: bool = False
+    # sqSocketReceiveDataBufCount stores errno when read() answers 0 (a clean EOF),
+    # when errno still holds what the last failing call left. On squeak-4.10 that is
+    # EINTR (4): its heartbeat interrupts the sleep between two primitives. None: 0.
+    stale_errno_after_eof: int | None = 4
 
     def flags(self) -> dict[str, object]:
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in {"name", "description"}
-        }
+        skip = {"name", "description"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
 SQUEAK_4_10 = Profile(
     name="squeak-4.10",
-    description="Debian's squeak-vm 1:4.10.2.2614+20120917 (SocketPlugin 30 July 2012)",
+    description=(
+        "Debian's squeak-vm 1:4.10.2.2614+20120917 (SocketPlugin 30 July 2012), 64-bit, "
+        "running a 32-bit image"
+    ),
 )
 
-# What sqUnixSocket.c means rather than what it does: a socket path must be a socket.
+OPENSMALLTALK = Profile(
+    name="opensmalltalk",
+    description=(
+        "the later sqUnixSocket.c (OpenSmalltalk, as in pharo5-vm): the 2013 option parsing, "
+        "more TCP options, getifaddrs() for the local address"
+    ),
+    local_address_from_interfaces=True,
+    option_value_rule=OptionValueRule.STRTOL_UP_TO_INT,
+    extended_tcp_options=True,
+)
+
+# What sqUnixSocket.c means rather than what it does. No VM behaves so.
 STRICT = Profile(
     name="strict",
-    description="sqUnixSocket.c with its accidental behaviours fixed (no VM behaves so)",
+    description="sqUnixSocket.c with its accidents fixed (no VM behaves exactly so)",
     local_lookup_mode_bit_test=False,
+    unterminated_path_word=None,
+    address_lookup_length=4,
+    option_value_rule=OptionValueRule.STRTOL_UP_TO_INT,
+    extended_tcp_options=True,
+    stale_errno_after_eof=None,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (SQUEAK_4_10, STRICT)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (SQUEAK_4_10, OPENSMALLTALK, STRICT)}
 DEFAULT_PROFILE = SQUEAK_4_10
 
 

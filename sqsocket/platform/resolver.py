@@ -58,6 +58,12 @@ class Resolver:
         self.host_name_info = b""
         self.serv_name_info = b""
         self.name_info_valid = False
+        self.local_host_name = b""
+
+    def network_started(self) -> None:
+        """What sqNetworkInit does for the resolver: remember the host name and look it up."""
+        self.local_host_name = socket.gethostname().encode()[:MAXHOSTNAMELEN]
+        _addr, self.last_error = libc.gethostbyname(self.local_host_name)
 
     # -- old API ----------------------------------------------------------------
 
@@ -79,7 +85,7 @@ class Resolver:
     def start_address_lookup(self, address: int) -> None:
         """``sqResolverStartAddrLookup``: gethostbyaddr now; note: no semaphore signal."""
         self.last_error = 0
-        name, self.last_error = libc.gethostbyaddr(address)
+        name, self.last_error = libc.gethostbyaddr(address, self.net.profile.address_lookup_length)
         self.last_name = name[:MAXHOSTNAMELEN]
 
     def name_lookup_result(self) -> int:
@@ -100,9 +106,8 @@ class Resolver:
                 if addr is not None:
                     return addr
             return 0
-        addr, _err = libc.gethostbyname(socket.gethostname().encode())
-        if not addr:
-            addr, _err = libc.gethostbyname(b"localhost")
+        # the older code: nameToAddr(localHostName), which also sets lastError
+        addr, self.last_error = libc.gethostbyname(self.local_host_name)
         return addr
 
     # -- new API: getaddrinfo ------------------------------------------------------
@@ -141,6 +146,10 @@ class Resolver:
             and not flags & ResolverFlags.NUMERIC
         ):
             path = _c_string(service)
+            word = self.net.profile.unterminated_path_word
+            if word and len(service) % word == 0:
+                # stat() reads on past the String into the next object's header
+                path += b"\x01"
             if self._looks_like_socket(path):
                 # one synthetic result: a full 110-byte sockaddr_un, SOCK_STREAM
                 self.addr_list = [

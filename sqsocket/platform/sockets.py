@@ -32,6 +32,7 @@ from sqsocket.platform.layouts import (
 )
 from sqsocket.platform.network import Network, PrivateSocket
 from sqsocket.platform.options import MAX_OPTION_VALUE, find_option, parse_option_value
+from sqsocket.platform.profiles import OptionValueRule
 from sqsocket.platform.statetable import Event, Notify, transition
 
 _WOULD_BLOCK = {errno.EWOULDBLOCK, errno.EAGAIN}
@@ -445,7 +446,9 @@ class Sockets:
             self._apply(pss, Event.PEER_CLOSED_READ)
             return 0
         if n <= 0:
-            pss.error = 0 if n == 0 else pss.error  # errno is stale after a clean EOF in C
+            # read() answered 0 without setting errno: C stores whatever errno held
+            stale = self.net.profile.stale_errno_after_eof
+            pss.error = 0 if stale is None else stale
             self._apply(pss, Event.PEER_CLOSED_READ)
             return 0
         return n
@@ -566,14 +569,15 @@ class Sockets:
     def set_option(self, handle: bytes | bytearray, name: bytes, value: bytes) -> int:
         """``sqSocketSetOptions...``: answers the integer it set (0 for a verbatim value)."""
         _h, pss = self.net.socket_of(handle)
-        opt = find_option(name)
+        opt = find_option(name, self.net.profile.extended_tcp_options)
         if opt is None:
             raise PlatformFailure(f"unknown socket option {name.decode('latin-1')!r}")
         if len(value) > MAX_OPTION_VALUE:
             raise PlatformFailure(
                 f"an option value of {len(value)} bytes is over {MAX_OPTION_VALUE}"
             )
-        buf, reported = parse_option_value(value)
+        single = self.net.profile.option_value_rule is OptionValueRule.SINGLE_CHARACTER
+        buf, reported = parse_option_value(value, single_character=single)
         try:
             if pss.sock is None:
                 raise OSError(errno.EBADF, os.strerror(errno.EBADF))
@@ -586,7 +590,7 @@ class Sockets:
 
     def get_option(self, handle: bytes | bytearray, name: bytes) -> int:
         _h, pss = self.net.socket_of(handle)
-        opt = find_option(name)
+        opt = find_option(name, self.net.profile.extended_tcp_options)
         if opt is None:
             raise PlatformFailure(f"unknown socket option {name.decode('latin-1')!r}")
         try:

@@ -158,7 +158,11 @@ class SocketPlugin:
     def primitiveInitializeNetwork(self, resolverSemaIndex: int) -> None:
         """Start a network session; the resolver signals the semaphore at this index."""
         sema = small_integer(resolverSemaIndex, "the resolver semaphore index")
-        self.net.network_init(sema)
+        if not self.net.session:
+            self.net.network_init(sema)
+            self.resolver.network_started()
+        else:
+            self.net.network_init(sema)  # already running: nothing changes, as in C
 
     # -- old resolver -----------------------------------------------------------------
 
