@@ -347,7 +347,8 @@ class NetNameResolver:
             shown = path if isinstance(path, str) else path.decode("utf-8", "replace")
             raise NameLookupFailure(
                 f"no socket at {shown}: getAddressInfo with family local found nothing "
-                "(does the file exist, and is a server listening there?)",
+                "(does the file exist, and is a server listening there?)"
+                + unresolvable_hint(path, Image.resolve(image)),
                 host_name=shown,
             )
         return infos[0].socket_address
@@ -369,3 +370,21 @@ class NetNameResolver:
     def string_from_address(address: bytes | Any) -> str:
         """``stringFromAddress:``: 4 bytes in dotted decimal."""
         return ".".join(str(b) for b in bytes(address))
+
+
+def unresolvable_hint(path: str | bytes, image: Image) -> str:
+    """Why a socket path may not resolve although a server listens there.
+
+    The real VM stats the image's String, which has no NUL of its own: a path whose
+    length is a multiple of the word size cannot be found (docs/quirks.md, 1). The
+    emulator reproduces that under the profiles of such VMs; say so when it applies.
+    """
+    data = path.encode("utf-8", "surrogateescape") if isinstance(path, str) else path
+    word = image.plugin.profile.unterminated_path_word
+    if word and data and len(data) % word == 0:
+        return (
+            f"; note: this path is {len(data)} bytes, a multiple of {word}, which the "
+            f"{image.plugin.profile.name} resolver cannot find (docs/quirks.md, 1): "
+            "add a character to the name"
+        )
+    return ""

@@ -31,7 +31,7 @@ from typing import TextIO
 from sqsocket.image.address import SocketAddress
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import ConnectionClosed, NameLookupFailure
-from sqsocket.image.resolver import NetNameResolver
+from sqsocket.image.resolver import NetNameResolver, unresolvable_hint
 from sqsocket.image.socket import Socket
 
 __all__ = [
@@ -94,7 +94,7 @@ def run_workspace_example(
         if size < 0:
             raise NameLookupFailure(
                 f"no socket at {path}: getAddressInfo answered nothing "
-                "(is a server listening there?)",
+                "(is a server listening there?)" + unresolvable_hint(path, img),
                 host_name=path,
             )
         sa = SocketAddress.new(size, img)
