@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqsocket.plugin import SocketPlugin  # noqa: E402
-from sqsocket.servers.echo import UnixEchoServer  # noqa: E402
+from sqsocket.plugin import SocketPlugin
+from sqsocket.servers.echo import UnixEchoServer
 
 
 def best_of(fn: Callable[[], float], runs: int = 5) -> float:
@@ -58,9 +58,7 @@ def emulator_round_trips(path: str, n: int, payload: bytes) -> float:
         for _ in range(n):
             sent = 0
             while sent < len(payload):
-                sent += p.primitiveSocketSendDataBufCount(
-                    h, payload, sent + 1, len(payload) - sent
-                )
+                sent += p.primitiveSocketSendDataBufCount(h, payload, sent + 1, len(payload) - sent)
             got = 0
             while got < len(payload):
                 if not p.primitiveSocketReceiveDataAvailable(h):

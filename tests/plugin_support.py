@@ -87,6 +87,19 @@ def short_tmpdir() -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def path_in(directory: str, name: str, word: int = 4) -> str:
+    """``directory/name``, padded so that its length is not a multiple of ``word``.
+
+    squeak-4.10's getAddressInfo stat()s the image's String without a NUL: a path
+    that fills its last 4-byte word is read on into the next object and not found
+    (the ``unterminated_path_word`` quirk). Paths from here avoid that.
+    """
+    path = os.path.join(directory, name)
+    while len(path) % word == 0:
+        path += "_"
+    return path
+
+
 def has_ipv6_loopback() -> bool:
     if not socket.has_ipv6:
         return False
@@ -160,9 +173,7 @@ class Harness:
     def create(self, net_type: int = INET4, socket_type: int = TCP, name: str = "") -> Sock:
         """primitiveSocketCreate3Semaphores with three fresh semaphores."""
         conn, read, write, ci, ri, wi = self.semaphores(name)
-        handle = self.p.primitiveSocketCreate3Semaphores(
-            net_type, socket_type, 0, 0, ci, ri, wi
-        )
+        handle = self.p.primitiveSocketCreate3Semaphores(net_type, socket_type, 0, 0, ci, ri, wi)
         return Sock(handle, conn, read, write)
 
     def accept(self, listener: Sock, name: str = "") -> Sock:

@@ -18,7 +18,7 @@ from docker_support import need
 from sqsocket.dockerharness import interop
 from sqsocket.dockerharness.base import BASE_IMAGE
 from sqsocket.dockerharness.contexts import server_context, squeak_context
-from sqsocket.dockerharness.errors import DockerHarnessError
+from sqsocket.dockerharness.errors import DockerHarnessError, NoImage
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
@@ -61,10 +61,10 @@ def _built(runner: interop.PairRunner, repository: str, make: Any) -> str:
 @pytest.fixture(scope="module")
 def squeak(runner: interop.PairRunner) -> str:
     try:
-        from sqsocket.squeak.builder import ensure_image
-    except ImportError as exc:
-        need(f"the Squeak image builder is not available: {exc}")
-    return _built(runner, "sqsocket/squeak", lambda: squeak_context(ensure_image()))
+        image = interop.squeak_image_path(None)  # the project's builder makes or reuses it
+    except NoImage as exc:
+        need(str(exc))
+    return _built(runner, "sqsocket/squeak", lambda: squeak_context(image))
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +105,56 @@ def test_squeak_container_against_python_server_container(
     _check(runner, runner.squeak_to_server(squeak, server))
 
 
-def test_images_are_reused_when_nothing_changed(
-    runner: interop.PairRunner, client: Any, server: str
-) -> None:
+def test_images_are_reused_when_nothing_changed(runner: interop.PairRunner, client: Any) -> None:
     from sqsocket.dockerharness.build import build_image
 
-    built = build_image(client, server_context(), base=BASE_IMAGE)
-    assert built.tag == server
-    assert not built.built
+    # Build twice in a row (the first may build: the sources change while developers
+    # work); the second must find the first's image by its context hash.
+    first = build_image(client, server_context(), base=BASE_IMAGE)
+    second = build_image(client, server_context(), base=BASE_IMAGE)
+    assert second.tag == first.tag
+    assert not second.built
+    print(f"reused {second.tag} in {second.seconds:.2f} s")
+
+
+def test_compose_runs_server_and_squeak_through_the_socket_volume(squeak: str, server: str) -> None:
+    """docker/compose.yaml, as a user runs it: the Squeak client prints the echo."""
+    import os
+    import shutil
+    import subprocess
+
+    from docker_support import DOCKER_DIR
+
+    if shutil.which("docker-compose"):
+        compose = ["docker-compose"]
+    elif subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        compose = ["docker", "compose"]
+    else:
+        need("neither `docker compose` nor `docker-compose` is installed")
+    project = f"sqsocket-test-{os.getpid()}"
+    base = [*compose, "-p", project, "-f", str(DOCKER_DIR / "compose.yaml")]
+    env = {**os.environ, "SQSOCKET_BASE": BASE_IMAGE}
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [*base, "up", "--no-build", "--abort-on-container-exit", "--exit-code-from", "squeak"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            check=False,
+        )
+    finally:
+        subprocess.run(
+            [*base, "down", "-v", "--timeout", "5"],
+            capture_output=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+    print(f"compose up -> exit {proc.returncode} in {time.monotonic() - started:.1f} s")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert interop.GREETING in proc.stdout
 
 
 def test_no_container_is_left_behind(client: Any, runner: interop.PairRunner) -> None:

@@ -191,9 +191,7 @@ def test_listen_on_an_interface(harness: Harness) -> None:
     listener = harness.create(INET4, TCP)
     harness.p.primitiveSocketListenOnPortBacklogInterface(listener.handle, 0, 1, LOOPBACK)
     assert harness.p.primitiveSocketLocalAddress(listener.handle) == LOOPBACK
-    fails(
-        harness.p.primitiveSocketListenOnPortBacklogInterface, listener.handle, 0, 1, b"\x7f\0"
-    )
+    fails(harness.p.primitiveSocketListenOnPortBacklogInterface, listener.handle, 0, 1, b"\x7f\0")
 
 
 # -- accept failures --------------------------------------------------------------------------

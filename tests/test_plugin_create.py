@@ -21,8 +21,8 @@ from plugin_support import (
     has_ipv6_loopback,
 )
 
-from sqsocket.platform.layouts import SOCKET_HANDLE_SIZE, SocketHandle
 from sqsocket.platform.constants import REUSE_EXISTING_SOCKET
+from sqsocket.platform.layouts import SOCKET_HANDLE_SIZE, SocketHandle
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,7 +105,7 @@ def test_create_fails_before_the_network_is_initialised() -> None:
 def test_create_raw_icmp(harness: Harness) -> None:
     if not can_create_raw_icmp():
         pytest.skip("raw ICMP sockets need CAP_NET_RAW, which this process lacks")
-    conn, read, write, ci, ri, wi = harness.semaphores("raw")
+    _conn, _read, _write, ci, ri, wi = harness.semaphores("raw")
     handle = harness.p.primitiveSocketCreateRAW(0, 1, 0, 0, ci, ri, wi)
     assert SocketHandle.parse(handle).socket_type == 2
     assert harness.status(handle) == 2, "RAW sockets are born connected"

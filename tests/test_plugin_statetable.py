@@ -54,6 +54,7 @@ from sqsocket.platform.statetable import (
     rows_into,
     transition,
 )
+from sqsocket.plugin import SocketPlugin
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -163,7 +164,7 @@ class Ctx:
     cleanup: contextlib.ExitStack
 
     @property
-    def p(self):  # type: ignore[no-untyped-def]
+    def p(self) -> SocketPlugin:
         return self.h.p
 
 
@@ -227,9 +228,7 @@ def _connect_refused(c: Ctx) -> Sock:
 def _dgram_connect(c: Ctx) -> Sock:
     udp = c.h.create(INET4, UDP, "udp")
     c.p.primitiveSocketBindToPort(udp.handle, LOOPBACK, 0)
-    c.p.primitiveSocketConnectToPort(
-        udp.handle, LOOPBACK, c.p.primitiveSocketLocalPort(udp.handle)
-    )
+    c.p.primitiveSocketConnectToPort(udp.handle, LOOPBACK, c.p.primitiveSocketLocalPort(udp.handle))
     return udp
 
 
@@ -319,8 +318,13 @@ def _close_fails(c: Ctx, err: int) -> Sock:
         real_close(sock)
 
     c.monkeypatch.setattr(sockets, "_close_fd", failing_close)
+
     # the descriptor the failed close "kept": shut at the end of the test, whatever happens
-    c.cleanup.callback(lambda: [s.close() for s in left_open])
+    def close_left_open() -> None:
+        for sock in left_open:
+            sock.close()
+
+    c.cleanup.callback(close_left_open)
     c.p.primitiveSocketCloseConnection(client.handle)
     return client
 

@@ -10,7 +10,7 @@ from sqsocket.platform.statetable import render_markdown
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "primitives",
         help="list the SocketPlugin primitives the emulator implements",

@@ -89,7 +89,27 @@ def build_image(
     if not image_exists(client, tag):
         raise BuildFailed(tag, "the engine reported no error but made no image", _tail(lines))
     client.images.get(tag).tag(repository, "latest")
+    prune_older(client, repository, keep=tag)
     return BuiltImage(tag, True, time.monotonic() - started)
+
+
+def prune_older(client: Any, repository: str, keep: str) -> list[str]:
+    """Untag (and so free) this repository's other ``ctx-*`` images; answer their tags.
+
+    Every change to a context makes a new image; without this each edit of the
+    sources would leave one more behind. An image still used by a container stays.
+    """
+    docker = docker_sdk()
+    removed = []
+    for image in client.images.list(name=repository):
+        for tag in image.tags:
+            if tag.startswith(f"{repository}:ctx-") and tag != keep:
+                try:
+                    client.images.remove(tag)
+                except docker.errors.APIError:
+                    continue  # in use, or already gone
+                removed.append(tag)
+    return removed
 
 
 def _run_build(

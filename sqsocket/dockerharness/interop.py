@@ -139,7 +139,7 @@ def run_docker_interop(
     try:
         runner = PairRunner(client, report, timeout, log)
         base_image = runner.base(base, make_base)
-        server = runner.build("sqsocket/server", lambda: server_context(), base_image)
+        server = runner.build("sqsocket/server", server_context, base_image)
         squeak = runner.build(
             "sqsocket/squeak", lambda: squeak_context(squeak_image_path(squeak_image)), base_image
         )
@@ -148,7 +148,7 @@ def run_docker_interop(
         runner.host_to_server(server)
         runner.squeak_to_server(squeak, server)
         if pharo:
-            pharo_image = runner.build("sqsocket/pharo", lambda: pharo_context(), base_image)
+            pharo_image = runner.build("sqsocket/pharo", pharo_context, base_image)
             runner.pharo_pairs(pharo_image)
     finally:
         client.close()
@@ -158,6 +158,10 @@ def run_docker_interop(
 
 
 def squeak_image_path(explicit: Path | None) -> Path:
+    """The headless Squeak image for the container: ``explicit``, else the project's build.
+
+    Raises :class:`NoImage` with the reason when there is none to be had.
+    """
     if explicit is not None:
         if not explicit.is_file():
             raise NoImage(str(explicit), "no such file")

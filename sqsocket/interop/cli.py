@@ -9,7 +9,7 @@ import sys
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser(
         "conformance",
         help="run the conformance scenarios on the emulator and the real VM, side by side",
@@ -61,6 +61,14 @@ def run_conformance_command(args: argparse.Namespace) -> int:
         from sqsocket.interop.vm_run import VMUnavailable, run_on_vm, vm_and_image
 
         try:
+            if args.image is None:
+                from sqsocket.squeak import paths
+                from sqsocket.squeak.builder import ensure_image
+
+                missing = paths.missing_requirements(args.vm)
+                if missing:
+                    raise VMUnavailable("; ".join(missing))
+                ensure_image()
             vm_and_image(args.vm, args.image)
         except VMUnavailable as exc:
             print(f"sqsocket conformance: {exc} (or use --emulator-only)", file=sys.stderr)

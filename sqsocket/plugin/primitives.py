@@ -751,7 +751,7 @@ class SocketPlugin:
 
     @primitive("primitiveSocketAbortConnection", "primSocketAbortConnection:", "Oop")
     def primitiveSocketAbortConnection(self, socket: Any) -> None:
-        """Close without lingering (TCP sends a reset)."""
+        """Close without lingering (linger off: close() returns at once; a FIN, not a reset)."""
         self.sockets.abort(socket_handle(socket))
 
     @primitive("primitiveSocketDestroy", "primSocketDestroy:", "Oop")

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqsocket.squeak import builder, paths, runner
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``image`` and ``vm`` command groups."""
     image = sub.add_parser(
         "image",

@@ -19,9 +19,39 @@ from sqsocket.squeak.methods import (
 )
 
 SPECIAL_SELECTORS = (
-    "+ - < > <= >= = ~= * / \\\\ @ bitShift: // bitAnd: bitOr: "
-    "at: at:put: size next nextPut: atEnd == class blockCopy: value value: do: new new: x y"
-).split()
+    "+",
+    "-",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "=",
+    "~=",
+    "*",
+    "/",
+    "\\\\",
+    "@",
+    "bitShift:",
+    "//",
+    "bitAnd:",
+    "bitOr:",
+    "at:",
+    "at:put:",
+    "size",
+    "next",
+    "nextPut:",
+    "atEnd",
+    "==",
+    "class",
+    "blockCopy:",
+    "value",
+    "value:",
+    "do:",
+    "new",
+    "new:",
+    "x",
+    "y",
+)
 _SPECIAL_PUSH = ("self", "true", "false", "nil", "-1", "0", "1", "2")
 _RETURNS = ("^self", "^true", "^false", "^nil", "^top", "blockReturn")
 
@@ -57,8 +87,16 @@ def describe_instruction(instr: bytes, lit: Callable[[int], str]) -> str:
         return f"{sup}send {lit(index)} ({instr[1] >> 5} args)"
     if op == 0x84:
         kind = instr[1] >> 5
-        names = ("send", "super send", "push rcvr", "push lit", "push var", "store rcvr")
-        names += ("popInto rcvr", "store var")
+        names = (
+            "send",
+            "super send",
+            "push rcvr",
+            "push lit",
+            "push var",
+            "store rcvr",
+            "popInto rcvr",
+            "store var",
+        )
         target = lit(instr[2]) if index is not None else f"[{instr[2]}]"
         return f"{names[kind]} {target} (x84 {instr[1] & 0x1F})"
     if op == 0x86 and index is not None:

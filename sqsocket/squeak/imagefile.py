@@ -193,11 +193,21 @@ class SqueakImage:
                 f"image format {int.from_bytes(data[:4], 'big')} is not 6502 "
                 "(a 32-bit pre-closure V3 image) in either byte order"
             )
-        fields = struct.unpack(
-            (">" if byteorder == "big" else "<") + "9I", data[: _HEADER_FIELDS * WORD]
-        )
+        prefix = ">" if byteorder == "big" else "<"
+        fields: tuple[int, ...] = struct.unpack(prefix + "9I", data[: _HEADER_FIELDS * WORD])
         header_size = fields[1]
-        header = ImageHeader(*fields, padding=bytes(data[_HEADER_FIELDS * WORD : header_size]))
+        header = ImageHeader(
+            version=fields[0],
+            header_size=header_size,
+            data_size=fields[2],
+            old_base=fields[3],
+            special_objects_oop=fields[4],
+            last_hash=fields[5],
+            saved_window_size=fields[6],
+            full_screen_flag=fields[7],
+            extra_vm_memory=fields[8],
+            padding=bytes(data[_HEADER_FIELDS * WORD : header_size]),
+        )
         memory = bytearray(data[header_size : header_size + header.data_size])
         if len(memory) != header.data_size:
             raise ImageFormatError(
@@ -403,14 +413,16 @@ class SqueakImage:
     def _swapped_memory(self) -> bytearray:
         """The object memory with every word swapped except the bytes of byte objects
         and the bytecodes of methods, which stay in memory order."""
+        # methods.py builds on this module; import late to keep the dependency one-way.
+        from sqsocket.squeak.methods import MethodHeader
+
         out = bytearray(self.memory)
         for record in self.objects:
             word_end = record.end
             if record.is_bytes:
                 word_end = record.body
             elif record.is_method:
-                header_oop = self.word_at(record.body)
-                literals = (small_int_value(header_oop) >> 9) & 0xFF
+                literals = MethodHeader.decode(self.word_at(record.body)).num_literals
                 word_end = record.body + WORD * (1 + literals)
             _swap_words(out, record.start, word_end)
         return out

@@ -103,7 +103,9 @@ def read_method(image: SqueakImage, oop: int) -> MethodParts:
     if not record.is_method:
         raise TypeError(f"oop {oop:#x} is not a CompiledMethod")
     header = MethodHeader.decode(image.word_at(record.body))
-    literals = tuple(image.word_at(record.body + WORD * (1 + i)) for i in range(header.num_literals))
+    literals = tuple(
+        image.word_at(record.body + WORD * (1 + i)) for i in range(header.num_literals)
+    )
     code_start = record.body + WORD * (1 + header.num_literals)
     code = bytes(image.memory[code_start : record.body + record.byte_size])
     return MethodParts(header, literals, code)
@@ -218,9 +220,7 @@ def bytecode_end(code: bytes) -> int:
     return len(code) - 1
 
 
-def rewrite_to_named_primitive(
-    image: SqueakImage, method: int, spec_array: int
-) -> MethodParts:
+def rewrite_to_named_primitive(image: SqueakImage, method: int, spec_array: int) -> MethodParts:
     """The parts of ``method`` changed to call a named primitive (117).
 
     ``spec_array`` (``#('Module' 'function' 0 0)``) becomes literal 0; the other

@@ -29,7 +29,8 @@ SOURCE_IMAGE_NAME = "squeakjs.image"
 DEBIAN_VM = Path("/usr/lib/squeak/4.10.2.2614+20120917~dfsg/squeakvm")
 DEBIAN_VM_GLOB = "/usr/lib/squeak/*/squeakvm"
 
-INSTALL_VM_HINT = "install Debian's squeak-vm: apt-get install squeak-vm"
+INSTALL_VM_COMMAND = "apt-get install squeak-vm"
+INSTALL_VM_HINT = f"install Debian's squeak-vm: {INSTALL_VM_COMMAND}"
 BUILD_IMAGE_HINT = "build it with: sqsocket image build"
 
 
@@ -81,3 +82,28 @@ def find_vm(explicit: Path | str | None = None) -> Path | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def locate_source_image_offline() -> Path | None:
+    """The input image if it is on this machine (shared copy or earlier download)."""
+    for candidate in (default_source_image(), download_cache_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def missing_requirements(vm: Path | str | None = None) -> list[str]:
+    """What the real-VM tests and tools need but this machine lacks, as hints to fix it.
+
+    Empty when squeak-vm and the input image are both here (the headless image is
+    built from them on demand).
+    """
+    missing: list[str] = []
+    if find_vm(vm) is None:
+        missing.append(f"squeak-vm not installed: {INSTALL_VM_COMMAND}")
+    if locate_source_image_offline() is None:
+        missing.append(
+            f"input image {SOURCE_IMAGE_NAME} not found at {default_source_image()} "
+            f"(set SQSOCKET_SHARED, or run `sqsocket image build` online to download it)"
+        )
+    return missing
