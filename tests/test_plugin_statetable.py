@@ -527,3 +527,24 @@ def test_close_error_keeps_the_error_and_signals(
         # C leaves pss->s alone after a failed close: destroy closes it for good
         harness.p.primitiveSocketDestroy(client.handle)
         assert client.handle[8:] == bytes(8)
+
+
+def test_a_socket_left_invalid_by_an_accept_error_still_takes_send_and_close() -> None:
+    """C assigns states without checking the old one: a send on the Invalid socket
+    (its descriptor closed by acceptHandler) fails with EBADF and marks it
+    OtherEndClosed; nothing but PrimitiveFailed-free answers come back."""
+    from sqsocket.plugin import SocketPlugin
+
+    with SocketPlugin() as p:
+        _s, ri = p.vm.new_semaphore("resolver")
+        p.primitiveInitializeNetwork(ri)
+        conn, ci = p.vm.new_semaphore("conn")
+        h = p.primitiveSocketCreate3Semaphores(LOCAL, TCP, 8000, 8000, ci, 0, 0)
+        p.primitiveSocketListenWithBacklog(h, 1)  # unbound: listen() fails, accept() will
+        assert conn.wait(WAIT)
+        assert p.sockets.net.socket_of(h)[1].state == -1
+        assert p.primitiveSocketSendDataBufCount(h, b"x", 1, 1) == 0
+        assert p.primitiveSocketConnectionStatus(h) == 3
+        assert p.primitiveSocketError(h) == errno.EBADF
+        p.primitiveSocketCloseConnection(h)
+        p.primitiveSocketDestroy(h)

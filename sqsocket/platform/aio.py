@@ -97,8 +97,11 @@ class Aio:
     ) -> None:
         """``aioHandle(fd, fn, mask)``: arm one-shot handlers (even on a descriptor never enabled).
 
-        aio.c keeps ``clientData[fd]`` after ``aioDisable``; ``data`` stands in for it
-        when the descriptor is no longer (or not yet) enabled here.
+        ``data`` is the client data for a descriptor that is not enabled. aio.c has
+        none there (``aioDisable`` zeroes ``clientData[fd]``), so the deferred-close
+        path of sqSocketCloseConnection, which disables and then arms closeHandler,
+        would hand that handler NULL; Linux never takes that path (close() does not
+        answer EWOULDBLOCK), and the emulator passes the socket so the row can run.
         """
         if sock is None or sock.fileno() < 0:
             return  # aio.c: "IGNORED" for fd < 0

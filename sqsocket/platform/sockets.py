@@ -602,7 +602,7 @@ class Sockets:
                 f"getsockopt({opt.name}) failed: {exc.strerror} ({exc.errno})"
             ) from None
         if len(raw) != 4:
-            # optlen != sizeof(int): SO_LINGER is a struct, so getting it always fails
+            # optlen != sizeof(int); SO_LINGER never gets here: the kernel truncates it to l_onoff
             raise PlatformFailure(f"getsockopt({opt.name}) answered {len(raw)} bytes, not an int")
         return int(struct.unpack("i", raw)[0])
 

@@ -68,6 +68,10 @@ class Transition:
 _ANY_LIVE = frozenset(
     {S.UNCONNECTED, S.WAITING_FOR_CONNECTION, S.CONNECTED, S.OTHER_END_CLOSED, S.THIS_END_CLOSED}
 )
+# The C code assigns most states without looking at the old one, so these events can
+# also reach a socket an accept error left Invalid (before the image asks its status,
+# which drops it): its descriptor is closed, so a send or read fails and a close runs.
+_ANY = _ANY_LIVE | {S.INVALID}
 
 TABLE: tuple[Transition, ...] = (
     Transition(
@@ -93,28 +97,28 @@ TABLE: tuple[Transition, ...] = (
     ),
     Transition(
         Event.LISTEN,
-        _ANY_LIVE,
+        _ANY,
         S.WAITING_FOR_CONNECTION,
         Notify.NONE,
         "sqSocketListenOnPortBacklogSizeInterface / sqSocketListenBacklog: TCP only",
     ),
     Transition(
         Event.CONNECT_SYNC,
-        _ANY_LIVE,
+        _ANY,
         S.CONNECTED,
         Notify.CONN,
         "sqSocketConnectTo{Port,AddressSize}: connect() == 0",
     ),
     Transition(
         Event.CONNECT_PENDING,
-        _ANY_LIVE,
+        _ANY,
         S.WAITING_FOR_CONNECTION,
         Notify.NONE,
         "sqSocketConnectTo{Port,AddressSize}: EINPROGRESS/EWOULDBLOCK, connectHandler armed",
     ),
     Transition(
         Event.CONNECT_ERROR,
-        _ANY_LIVE,
+        _ANY,
         S.UNCONNECTED,
         Notify.CONN,
         "sqSocketConnectTo{Port,AddressSize}: any other errno, kept as the socket error",
@@ -135,7 +139,7 @@ TABLE: tuple[Transition, ...] = (
     ),
     Transition(
         Event.DGRAM_CONNECT,
-        _ANY_LIVE,
+        _ANY,
         S.CONNECTED,
         Notify.NONE,
         "sqSocketConnectTo{Port,AddressSize}: UDP/RAW connect() == 0",
@@ -163,7 +167,7 @@ TABLE: tuple[Transition, ...] = (
     ),
     Transition(
         Event.ACCEPT_TAKEN,
-        _ANY_LIVE,
+        _ANY,
         S.WAITING_FOR_CONNECTION,
         Notify.NONE,
         "sqSocketAcceptFrom...: server re-armed for the next connection",
@@ -177,7 +181,7 @@ TABLE: tuple[Transition, ...] = (
     ),
     Transition(
         Event.PEER_CLOSED_READ,
-        _ANY_LIVE,
+        _ANY,
         S.OTHER_END_CLOSED,
         Notify.CONN,
         "sqSocketReceiveDataBufCount (TCP): read() <= 0 and not EWOULDBLOCK",
@@ -191,21 +195,21 @@ TABLE: tuple[Transition, ...] = (
     ),
     Transition(
         Event.PEER_CLOSED_AIO,
-        _ANY_LIVE,
+        _ANY,
         S.OTHER_END_CLOSED,
         Notify.READ,
         "dataHandler: readable but recv(MSG_PEEK) answered EOF/error",
     ),
     Transition(
         Event.SEND_FAILED,
-        _ANY_LIVE,
+        _ANY,
         S.OTHER_END_CLOSED,
         Notify.NONE,
         "sqSocketSendDataBufCount (TCP): write() <= 0 and not EWOULDBLOCK",
     ),
     Transition(
         Event.CLOSE_BEGIN,
-        _ANY_LIVE,
+        _ANY,
         S.THIS_END_CLOSED,
         Notify.NONE,
         "sqSocketCloseConnection: before close()",
