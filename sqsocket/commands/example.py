@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image import (
@@ -97,42 +98,26 @@ def _fail(exc: BaseException) -> int:
     return 1
 
 
-def _cmd_workspace(args: argparse.Namespace) -> int:
+def _run(example: Callable[..., object], *args: object, message: str, timeout: float) -> int:
+    """Run one example in a fresh image; a network failure is a one-line error, exit 1."""
     with Image() as image:
         try:
-            run_workspace_example(
-                args.path, sys.stdout, image=image, message=args.message, timeout=args.timeout
-            )
+            example(*args, sys.stdout, image=image, message=message, timeout=timeout)
         except (NetworkError, PrimitiveFailed) as exc:
             return _fail(exc)
     return 0
+
+
+def _cmd_workspace(args: argparse.Namespace) -> int:
+    return _run(run_workspace_example, args.path, message=args.message, timeout=args.timeout)
 
 
 def _cmd_tcp(args: argparse.Namespace) -> int:
-    with Image() as image:
-        try:
-            run_tcp_example(
-                args.host,
-                args.port,
-                sys.stdout,
-                image=image,
-                message=args.message,
-                timeout=args.timeout,
-            )
-        except (NetworkError, PrimitiveFailed) as exc:
-            return _fail(exc)
-    return 0
+    return _run(run_tcp_example, args.host, args.port, message=args.message, timeout=args.timeout)
 
 
 def _cmd_netstring(args: argparse.Namespace) -> int:
-    with Image() as image:
-        try:
-            run_netstring_example(
-                args.path, sys.stdout, image=image, message=args.message, timeout=args.timeout
-            )
-        except (NetworkError, PrimitiveFailed) as exc:
-            return _fail(exc)
-    return 0
+    return _run(run_netstring_example, args.path, message=args.message, timeout=args.timeout)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
