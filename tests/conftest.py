@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_support import Harness, fd_leak_guard
 from squeak_support import require_source_image, require_vm
 
+from sqsocket.platform.profiles import DEFAULT_PROFILE
 from sqsocket.squeak.builder import build_image
 
 
@@ -28,3 +33,37 @@ def squeak_image(squeak_source_image: Path, tmp_path_factory: pytest.TempPathFac
     dest = tmp_path_factory.mktemp("squeak") / "sqsocket.image"
     build_image(squeak_source_image, dest)
     return dest
+
+
+@pytest.fixture
+def sockdir() -> Iterator[str]:
+    """A private directory with a short path (pytest's tmp_path can exceed sun_path's 107
+    bytes). Always /tmp/sqt-XXXXXXXX, 17 bytes, so tests can choose socket names whose
+    paths the squeak-4.10 resolver finds (no multiple of 4: docs/quirks.md, 1)."""
+    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """An emulated plugin with its network started (tests/plugin_support.py).
+
+    The profile is the default (squeak-4.10) unless the test is marked
+    ``@pytest.mark.profile(NAME)``, or is parametrized over a primitive ``name`` that
+    the default VM does not export (primitiveSocketCreateRAW): that one runs under
+    ``opensmalltalk``, whose plugin has it.
+    """
+    marker = request.node.get_closest_marker("profile")
+    profile = marker.args[0] if marker else DEFAULT_PROFILE.name
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("name") in DEFAULT_PROFILE.missing_primitives:
+        profile = "opensmalltalk"
+    with Harness.started(profile) as h:
+        yield h
+
+
+@pytest.fixture(scope="module")
+def no_leaked_fds() -> Iterator[None]:
+    """Fail the module if it leaves descriptors open (use with pytest.mark.usefixtures)."""
+    yield from fd_leak_guard()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -28,13 +26,6 @@ LOCALHOST = bytes([127, 0, 0, 1])
 def image() -> Iterator[Image]:
     with Image() as img:
         yield img
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="sqi-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -29,13 +27,6 @@ TIMEOUT = 5.0
 def image() -> Iterator[Image]:
     with Image() as img:
         yield img
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="sqi-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def python_client(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from collections.abc import Iterator
 
 import pytest
 from plugin_support import (
@@ -16,10 +15,8 @@ from plugin_support import (
     UDP,
     Harness,
     fails,
-    fd_leak_guard,
     has_ipv6_loopback,
     path_in,
-    short_tmpdir,
 )
 
 from sqsocket.platform import layouts
@@ -47,24 +44,7 @@ from sqsocket.platform.layouts import (
     with_port,
 )
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    with short_tmpdir() as d:
-        yield d
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 # -- the Unix path address: 118 bytes --------------------------------------------------------

@@ -9,7 +9,7 @@ that the spoiled argument, and only it, was the reason.
 from __future__ import annotations
 
 import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -23,7 +23,6 @@ from plugin_support import (
     Sock,
     can_create_raw_icmp,
     fails,
-    fd_leak_guard,
     short_tmpdir,
 )
 
@@ -32,18 +31,7 @@ from sqsocket.platform.layouts import SocketHandle
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES, SocketPlugin
 from sqsocket.plugin.arguments import SMALLINT_MAX, SMALLINT_MIN
 
-pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 # -- baselines ------------------------------------------------------------------------------

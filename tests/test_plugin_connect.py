@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections.abc import Iterator
 
 import pytest
 from plugin_support import (
@@ -18,31 +17,12 @@ from plugin_support import (
     WAIT,
     Harness,
     fails,
-    fd_leak_guard,
     has_ipv6_loopback,
-    short_tmpdir,
 )
 
 from sqsocket.platform.layouts import SocketHandle
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    with short_tmpdir() as d:
-        yield d
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 def exchange(h: Harness, a: object, b: object) -> None:

@@ -7,7 +7,6 @@ import errno
 import os
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 from plugin_support import (
@@ -20,31 +19,12 @@ from plugin_support import (
     Harness,
     Sock,
     fails,
-    fd_leak_guard,
-    short_tmpdir,
     wait_until,
 )
 
 from sqsocket.platform.layouts import SocketAddressLayout, sockaddr_to_python
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    with short_tmpdir() as d:
-        yield d
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 def udp_on_loopback(h: Harness, name: str = "udp") -> tuple[Sock, int]:

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 
 import pytest
-from plugin_support import INET4, TCP, UDP, Harness, Sock, fails, fd_leak_guard
+from plugin_support import INET4, TCP, UDP, Harness, Sock, fails
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.platform.options import (
@@ -26,15 +26,10 @@ from sqsocket.platform.options import (
     parse_option_value,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 STRTOL = "opensmalltalk"  # the 2013 rule, as in the reference source
 SINGLE = "squeak-4.10"  # the 2012 rule
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 
 import pytest
 from plugin_support import (
@@ -17,38 +16,19 @@ from plugin_support import (
     WAIT,
     Harness,
     fails,
-    fd_leak_guard,
     has_ipv6_loopback,
     path_in,
-    short_tmpdir,
 )
 
 from sqsocket.platform.layouts import build_socket_address, sockaddr_in, sockaddr_to_python
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 NUMERIC, PASSIVE = 1, 2
 UNSPEC, FAM_LOCAL, FAM_INET4, FAM_INET6 = 0, 1, 2, 3
 STREAM, DGRAM = 1, 2
 PROTO_TCP, PROTO_UDP = 1, 2
 EAI_FAMILY = socket.EAI_FAMILY
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    with short_tmpdir() as d:
-        yield d
 
 
 def results(h: Harness) -> list[tuple[int, int, int, bytes]]:

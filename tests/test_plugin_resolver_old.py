@@ -8,29 +8,17 @@ put in a query (labels are at most 63), so no packet leaves the machine.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
-from plugin_support import LOOPBACK, WAIT, Harness, fails, fd_leak_guard
+from plugin_support import LOOPBACK, WAIT, Harness, fails
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES, STRICT, get_profile
 from sqsocket.plugin import SocketPlugin
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 UNKNOWN = "a" * 64  # fits lastName (MAXHOSTNAMELEN), can never be resolved
 HOST_NOT_FOUND = 1
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
 
 
 def test_name_lookup_of_localhost(harness: Harness) -> None:

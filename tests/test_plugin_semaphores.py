@@ -16,32 +16,13 @@ from plugin_support import (
     TCP,
     WAIT,
     Harness,
-    fd_leak_guard,
-    short_tmpdir,
     wait_until,
 )
 
 from sqsocket.platform.aio import AIO_RX, AIO_WX, Aio, AioFlag
 from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore, VirtualMachine
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    with short_tmpdir() as d:
-        yield d
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 # -- the semaphores themselves -------------------------------------------------------------

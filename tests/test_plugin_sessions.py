@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 from plugin_support import (
@@ -16,7 +15,6 @@ from plugin_support import (
     UDP,
     Harness,
     fails,
-    fd_leak_guard,
     open_fds,
     short_tmpdir,
 )
@@ -24,18 +22,7 @@ from plugin_support import (
 from sqsocket.platform.layouts import SocketHandle, build_socket_address, sockaddr_in
 from sqsocket.plugin import SocketPlugin
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_leaked_fds() -> Iterator[None]:
-    yield from fd_leak_guard()
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with Harness.started() as h:
-        yield h
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 def aio_threads() -> list[threading.Thread]:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import ast
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 
@@ -64,14 +61,6 @@ SEED_CLIENT = textwrap.dedent(
         sock.close()
     """
 )
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    """A short private directory: pytest's tmp_path can exceed sun_path's 107 bytes."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 class ServeProcess:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from sqsocket.servers import DatagramClient, DatagramEchoServer, UDPEchoServer, dgram_echo
 from sqsocket.servers.address import abstract_supported
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    """A short private directory: pytest's tmp_path can exceed sun_path's 107 bytes."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_udp_echo() -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import socket
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -26,14 +24,6 @@ from sqsocket.servers.address import abstract_supported
 
 N_CLIENTS = 200
 TIMEOUT = 30.0
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    """A short private directory: pytest's tmp_path can exceed sun_path's 107 bytes."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def open_fds() -> int:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from sqsocket.servers import IntroClient, IntroductionError, IntroductionServer
 from sqsocket.servers.netstring import encode, read_frame
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    """A short private directory: pytest's tmp_path can exceed sun_path's 107 bytes."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def open_fds() -> int:

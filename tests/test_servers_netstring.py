@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,14 +17,6 @@ from sqsocket.servers import (
     TruncatedFrame,
 )
 from sqsocket.servers.netstring import HEADER, Decoder, decode, encode, read_frame, write_frame
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    """A short private directory: pytest's tmp_path can exceed sun_path's 107 bytes."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_header_is_native_4_byte_unsigned() -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import stat
-import tempfile
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,14 +22,6 @@ from sqsocket.servers import (
 )
 from sqsocket.servers.address import SocketKind, abstract_supported
 from sqsocket.servers.paths import MAX_SUN_PATH, BoundPath, check_path_length, probe_listener
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    """A short private directory: pytest's tmp_path can exceed sun_path's 107 bytes."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _stale_socket(path: str) -> None:

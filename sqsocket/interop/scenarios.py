@@ -677,6 +677,31 @@ SCENARIOS: tuple[Scenario, ...] = (
         "hasSocketAccess answers true",
         (Call("primitiveHasSocketAccess"),),
     ),
+    Scenario(
+        "create-raw",
+        "primitiveSocketCreateRAW (ICMP): the 2012 plugin does not export it",
+        (
+            Call(
+                "primitiveSocketCreateRAW",
+                (0, 1, 8000, 8000, Sema("rC"), Sema("rR"), Sema("rW")),
+                bind="r",
+                show=Show.OK,
+            ),
+            destroy("r"),
+        ),
+    ),
+    # last: it cannot be undone in the session
+    Scenario(
+        "socket-access-disabled",
+        "disableSocketAccess: then hasSocketAccess, and creating a socket",
+        (
+            Call("primitiveDisableSocketAccess", show=Show.OK),
+            Call("primitiveHasSocketAccess"),
+            create("s", 2),
+            Call("primitiveSocketConnectToPort", (Var("s"), LOCALHOST, Port("echo")), show=Show.OK),
+            destroy("s"),
+        ),
+    ),
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -52,6 +52,9 @@ class Profile:
     # when errno still holds what the last failing call left. On squeak-4.10 that is
     # EINTR (4): its heartbeat interrupts the sleep between two primitives. None: 0.
     stale_errno_after_eof: int | None = 4
+    # Primitives this VM's SocketPlugin does not export: calling one fails, as a named
+    # primitive the VM cannot find fails. The 2012 plugin has no raw sockets.
+    missing_primitives: frozenset[str] = frozenset({"primitiveSocketCreateRAW"})
 
     def flags(self) -> dict[str, object]:
         skip = {"name", "description"}
@@ -75,6 +78,7 @@ OPENSMALLTALK = Profile(
     local_address_from_interfaces=True,
     option_value_rule=OptionValueRule.STRTOL_UP_TO_INT,
     extended_tcp_options=True,
+    missing_primitives=frozenset(),
 )
 
 # What sqUnixSocket.c means rather than what it does. No VM behaves so.
@@ -87,6 +91,7 @@ STRICT = Profile(
     option_value_rule=OptionValueRule.STRTOL_UP_TO_INT,
     extended_tcp_options=True,
     stale_errno_after_eof=None,
+    missing_primitives=frozenset(),
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (SQUEAK_4_10, OPENSMALLTALK, STRICT)}

@@ -68,6 +68,10 @@ def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
     def wrap(method: F) -> F:
         @functools.wraps(method)
         def call(self: SocketPlugin, *args: Any) -> Any:
+            if name in self.profile.missing_primitives:
+                raise PrimitiveFailed(
+                    name, f"the {self.profile.name} SocketPlugin does not export this primitive"
+                )
             with self.net.lock:
                 try:
                     return method(self, *args)
