@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from sqsocket.image.address import SocketAddress
@@ -65,6 +66,19 @@ def _as_text(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace")
 
 
+def _payload(message: str | bytes) -> bytes:
+    return message.encode("utf-8") if isinstance(message, str) else bytes(message)
+
+
+def _echo(sock: Socket, payload: bytes, say: Callable[[str], None], timeout: float) -> bytes:
+    """``sendData:`` then ``Transcript show: sock receiveData``; answer what came back."""
+    sent = sock.send_data(payload, timeout=timeout)
+    say(f"sock sendData: '{_as_text(payload)}' -> {sent} bytes")
+    reply = _receive_at_least(sock, len(payload), timeout)
+    say(f"Transcript: {_as_text(reply)}")
+    return reply
+
+
 def run_workspace_example(
     path: str = DEFAULT_PATH,
     out: TextIO | None = sys.stdout,
@@ -82,7 +96,7 @@ def run_workspace_example(
     """
     img = NetNameResolver.initialize_network(image=image)
     say = _Transcript(out).show
-    payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    payload = _payload(message)
 
     with img.resolver_mutex:  # the plugin keeps the lookup's answer between the calls
         say(f"getAddressInfo host '' service '{path}' flags 0 family 1 type 0 protocol 0")
@@ -106,10 +120,7 @@ def run_workspace_example(
         say(f"sock := Socket newIPC -> {sock!r}")
         sock.connect_to(sa, timeout=timeout)
         say(f"sock connectTo: sa -> {sock!r}")
-        sent = sock.send_data(payload, timeout=timeout)
-        say(f"sock sendData: '{_as_text(payload)}' -> {sent} bytes")
-        reply = _receive_at_least(sock, len(payload), timeout)
-        say(f"Transcript: {_as_text(reply)}")
+        reply = _echo(sock, payload, say, timeout)
     finally:
         sock.close_and_destroy(timeout)
     say(f"sock closeAndDestroy -> {sock!r}")
@@ -139,7 +150,7 @@ def run_tcp_example(
     """The workspace example over TCP: ``Socket newTCP`` + ``connectTo: host port: port``."""
     img = NetNameResolver.initialize_network(image=image)
     say = _Transcript(out).show
-    payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    payload = _payload(message)
     address = NetNameResolver.address_for_name(host, timeout, image=img)
     say(
         f"addr := NetNameResolver addressForName: '{host}' -> "
@@ -150,10 +161,7 @@ def run_tcp_example(
         say(f"sock := Socket newTCP -> {sock!r}")
         sock.connect_to(address, port, timeout=timeout)
         say(f"sock connectTo: addr port: {port} -> {sock!r}")
-        sent = sock.send_data(payload, timeout=timeout)
-        say(f"sock sendData: '{_as_text(payload)}' -> {sent} bytes")
-        reply = _receive_at_least(sock, len(payload), timeout)
-        say(f"Transcript: {_as_text(reply)}")
+        reply = _echo(sock, payload, say, timeout)
     finally:
         sock.close_and_destroy(timeout)
     say(f"sock closeAndDestroy -> {sock!r}")
@@ -175,7 +183,7 @@ def run_netstring_example(
     """
     img = NetNameResolver.initialize_network(image=image)
     say = _Transcript(out).show
-    payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    payload = _payload(message)
     sa = NetNameResolver.address_for_socket_path(path, image=img)
     say(f"sa := getAddressInfo family 1 service '{path}' -> {sa}")
     sock = Socket.new_ipc(image=img)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
 
@@ -74,8 +75,7 @@ def run_conformance_command(args: argparse.Namespace) -> int:
             print(f"sqsocket conformance: {exc} (or use --emulator-only)", file=sys.stderr)
             return 2
 
-        def vm_run(fx, scs):  # type: ignore[no-untyped-def]
-            return run_on_vm(fx, scs, vm=args.vm, image=args.image)
+        vm_run = partial(run_on_vm, vm=args.vm, image=args.image)
 
     print(f"running {len(scenarios)} scenarios ...", file=sys.stderr, flush=True)
     report = run_conformance(args.profile, scenarios, vm_run)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -165,11 +166,8 @@ class Fixture:
         """Remove what a run left behind (socket files the image bound), before the next run."""
         for name in ("new", "new2"):
             path = self.paths[name]
-            if os.path.lexists(path) and not os.path.islink(path):
-                import stat
-
-                if stat.S_ISSOCK(os.lstat(path).st_mode):
-                    os.unlink(path)
+            if os.path.lexists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)  # only a socket: never a file or a link someone put there
 
     def close(self) -> None:
         self.reset_peers()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 HELLO = b"Hello, from Smalltalk!"
@@ -205,7 +206,7 @@ VM_ROWS: tuple[tuple[str, Callable[[float], str]], ...] = (
 
 def rows(include_vm: bool = True, timeout: float = 60.0) -> list[Row]:
     selected = list(EMULATOR_ROWS) + (list(VM_ROWS) if include_vm else [])
-    return [_timed(pair, lambda fn=fn: fn(timeout)) for pair, fn in selected]  # type: ignore[misc]
+    return [_timed(pair, partial(fn, timeout)) for pair, fn in selected]
 
 
 def render(table: list[Row]) -> str:

@@ -73,11 +73,15 @@ class Network:
 
     # -- session ---------------------------------------------------------------
 
-    @property
-    def aio(self) -> Aio:
+    def start_aio(self) -> Aio:
+        """The aio thread, started if it is not running."""
         if self._aio is None or not self._aio.running:
             self._aio = Aio(self.lock)
         return self._aio
+
+    @property
+    def aio(self) -> Aio:
+        return self.start_aio()
 
     def network_init(self, resolver_sema: int) -> int:
         """``sqNetworkInit``: a no-op (answering 0) when a session is already running.
@@ -92,7 +96,7 @@ class Network:
             session -= 1 << 32
         self.session = session or 1
         self.resolver_sema = resolver_sema
-        self.aio  # noqa: B018 - start the aio thread (aioInit happens at VM start)
+        self.start_aio()  # aioInit happens at VM start; here, with the first session
         return 0
 
     def network_shutdown(self) -> None:

@@ -7,6 +7,7 @@ results in module state (here: in this object) until the next lookup.
 from __future__ import annotations
 
 import fcntl
+import os
 import socket
 import stat
 import struct
@@ -300,8 +301,6 @@ class Resolver:
 
 def socket_stat(path: bytes) -> int:
     """st_mode of ``stat(path)`` (follows symlinks, as the C code's stat does)."""
-    import os
-
     return os.stat(path).st_mode
 
 

@@ -648,6 +648,9 @@ class Sockets:
         FIN); it is not {1, 0}, so no reset is sent.
         """
         _h, pss = self.net.socket_of(handle)
+        self._abort(pss)
+
+    def _abort(self, pss: PrivateSocket) -> None:
         _set_linger(pss.sock, False)
         self._close(pss)
 
@@ -655,8 +658,7 @@ class Sockets:
         """``sqSocketDestroy``: abort if open, free the structure, null the handle's pointer."""
         _h, pss = self.net.socket_of(handle)
         if pss.sock is not None:
-            _set_linger(pss.sock, False)
-            self._close(pss)
+            self._abort(pss)
         if pss.sock is not None:
             # a deferred close still pending: finish it now, nothing will wait for it
             self.net.aio.disable(pss.sock)

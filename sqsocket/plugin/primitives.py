@@ -162,11 +162,10 @@ class SocketPlugin:
     def primitiveInitializeNetwork(self, resolverSemaIndex: int) -> None:
         """Start a network session; the resolver signals the semaphore at this index."""
         sema = small_integer(resolverSemaIndex, "the resolver semaphore index")
-        if not self.net.session:
-            self.net.network_init(sema)
+        starting = not self.net.session  # a running session is left as it is, as in C
+        self.net.network_init(sema)
+        if starting:
             self.resolver.network_started()
-        else:
-            self.net.network_init(sema)  # already running: nothing changes, as in C
 
     # -- old resolver -----------------------------------------------------------------
 
