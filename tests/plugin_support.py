@@ -4,9 +4,8 @@ Every test drives real sockets on this machine: Unix-domain sockets in short
 private directories under /tmp, 127.0.0.1, and ::1 where the machine has it;
 never any other address. Waits are bounded by :data:`WAIT` seconds.
 
-Each test module defines its own small fixtures from these helpers (a
-``harness`` per test and a module-wide descriptor-leak guard), so nothing here
-depends on a conftest.py.
+The fixtures built on these helpers (a ``harness`` per test, a module-wide
+descriptor-leak guard) live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -40,15 +39,24 @@ TCP, UDP = 0, 1
 INET4, LOCAL, INET6 = 2, 1, 3
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    """Poll ``predicate`` until it answers true; False if ``timeout`` passed first."""
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float = WAIT,
+    idle: Callable[[float], object] = time.sleep,
+) -> bool:
+    """Ask ``predicate`` until it answers true; False if ``timeout`` passed first.
+
+    Between two questions ``idle(0.002)`` runs: pass an emulated VM's ``sleep`` (a
+    Delay: its idle process polls for I/O) when the answer depends on the VM's
+    aio handlers, which run only where the VM polls.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if predicate():
             return True
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.002)
+        idle(0.002)
 
 
 # -- descriptors ------------------------------------------------------------------------
@@ -187,7 +195,7 @@ class Harness:
         return int(self.p.primitiveSocketConnectionStatus(handle))
 
     def wait_status(self, s: Sock, expected: int, timeout: float = WAIT) -> bool:
-        return wait_until(lambda: self.status(s) == expected, timeout)
+        return wait_until(lambda: self.status(s) == expected, timeout, self.p.vm.sleep)
 
     def pss(self, s: Sock | bytearray) -> PrivateSocket:
         """The emulator's private structure behind a handle (white-box checks only)."""

@@ -6,7 +6,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from plugin_support import (
@@ -16,11 +15,10 @@ from plugin_support import (
     TCP,
     WAIT,
     Harness,
-    wait_until,
 )
 
-from sqsocket.platform.aio import AIO_RX, AIO_WX, Aio, AioFlag
-from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore, VirtualMachine
+from sqsocket.vm.machine import VirtualMachine
+from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
@@ -206,103 +204,3 @@ def test_resolver_semaphore_on_name_lookup_and_address_info(harness: Harness) ->
     harness.p.primitiveResolverStartAddressLookup(LOOPBACK)
     assert harness.resolver.wait(0.05) is False
     assert harness.resolver.signals == 3
-
-
-# -- the aio layer ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def aio() -> Iterator[Aio]:
-    a = Aio(threading.RLock(), name="test-aio")
-    yield a
-    a.stop()
-
-
-def test_aio_handlers_are_one_shot_and_see_their_flag(aio: Aio) -> None:
-    left, right = socket.socketpair()
-    with left, right:
-        calls: list[tuple[int, object, AioFlag]] = []
-        aio.enable(left, "data")
-        assert left.getblocking() is False, "aioEnable makes the descriptor non-blocking"
-        aio.handle(left, lambda fd, data, flags: calls.append((fd, data, flags)), AIO_RX)
-        assert aio.armed(left) == AIO_RX
-        right.send(b"x")
-        assert wait_until(lambda: len(calls) == 1)
-        assert calls[0] == (left.fileno(), "data", AioFlag.R)
-        assert aio.armed(left) == AioFlag.X, "R fired and was disarmed; X stays armed"
-        right.send(b"y")
-        time.sleep(0.05)
-        assert len(calls) == 1
-        aio.handle(left, lambda fd, data, flags: calls.append((fd, data, flags)), AIO_WX)
-        assert wait_until(lambda: len(calls) == 2) and calls[1][2] == AioFlag.W
-        assert left.fileno() in aio.descriptors()
-        aio.disable(left)
-        assert aio.armed(left) == AioFlag(0) and left.fileno() not in aio.descriptors()
-
-
-def test_aio_enable_twice_is_ignored(aio: Aio) -> None:
-    left, right = socket.socketpair()
-    with left, right:
-        aio.enable(left, "first")
-        aio.enable(left, "second")  # "descriptor already enabled": ignored
-        seen: list[object] = []
-        aio.handle(left, lambda fd, data, flags: seen.append(data), AioFlag.W)
-        assert wait_until(lambda: seen == ["first"])
-
-
-def test_aio_survives_a_failing_handler(aio: Aio) -> None:
-    left, right = socket.socketpair()
-    with left, right:
-        aio.enable(left, None)
-
-        def broken(fd: int, data: object, flags: AioFlag) -> None:
-            raise RuntimeError("boom")
-
-        aio.handle(left, broken, AioFlag.W)
-        assert wait_until(lambda: len(aio.handler_errors) == 1)
-        ok: list[AioFlag] = []
-        aio.handle(left, lambda fd, data, flags: ok.append(flags), AioFlag.W)
-        assert wait_until(lambda: ok == [AioFlag.W]), "the thread kept running"
-
-
-def test_a_hung_up_socket_with_only_x_armed_does_not_spin(
-    aio: Aio, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """select()'s exceptfds ignore a hang-up; epoll must not wake the thread in a loop."""
-    wakes: list[int] = []
-    real = aio._dispatch
-
-    def counting_dispatch(fd: int, events: int) -> None:
-        wakes.append(fd)
-        real(fd, events)
-
-    monkeypatch.setattr(aio, "_dispatch", counting_dispatch)
-    left, right = socket.socketpair()
-    with left, right:
-        aio.enable(left, None)
-        aio.handle(left, lambda fd, data, flags: None, AioFlag.X)
-        right.close()  # left is now hung up (EPOLLHUP), with only X armed
-        time.sleep(0.3)
-        assert len(wakes) <= 2, f"the aio thread woke {len(wakes)} times"
-
-
-def test_shutdown_does_not_wait_for_an_aio_thread_blocked_on_the_lock(harness: Harness) -> None:
-    client, server, _ = harness.tcp_pair()
-    with harness.p.net.lock:
-        assert harness.p.primitiveSocketReceiveDataAvailable(server.handle) is False
-        harness.send_all(client, b"wake")
-        time.sleep(0.1)  # the aio thread has the event and waits for the lock we hold
-        start = time.monotonic()
-        harness.p.shutdownModule()
-        assert time.monotonic() - start < 1.0
-    assert harness.session == 0
-
-
-def test_shutdown_stops_the_aio_thread(harness: Harness) -> None:
-    harness.tcp_pair()
-    aio_threads = [t for t in threading.enumerate() if t.name == "sqsocket-aio"]
-    assert aio_threads
-    harness.p.shutdownModule()
-    for t in aio_threads:
-        t.join(WAIT)
-    assert not any(t.is_alive() for t in aio_threads if t.name == "sqsocket-aio")

@@ -91,13 +91,12 @@ def test_shutdown_invalidates_handles_and_addresses_even_after_a_new_session(
     assert harness.status(fresh) == 0
 
 
-def test_shutdown_stops_the_aio_thread_and_init_starts_one(harness: Harness) -> None:
+def test_shutdown_forgets_every_descriptor_and_init_starts_again(harness: Harness) -> None:
     harness.tcp_pair()
-    mine = harness.p.net._aio
-    assert mine is not None and mine.running
+    aio = harness.p.vm.aio
+    assert aio.descriptors(), "the connected sockets are enabled"
     harness.p.shutdownModule()
-    assert not mine.running
-    assert harness.p.net._aio is None
+    assert aio.descriptors() == [], "aioFini: every socket disabled and closed"
     _sema, index = harness.semaphore("again")
     harness.p.primitiveInitializeNetwork(index)
     client, server, _ = harness.tcp_pair()

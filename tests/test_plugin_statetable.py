@@ -9,7 +9,7 @@ semaphores the transition signalled. The test then checks both against the row.
 
 Two events cannot happen on Linux, whose close() never answers EWOULDBLOCK:
 CLOSE_DEFERRED and CLOSE_HANDLER are driven through the ``Sockets._close_fd``
-seam, after which the deferred close really completes through the aio thread.
+seam, after which the deferred close really completes in the VM's next poll.
 ACCEPT_ERROR needs no seam: listen() on an unbound Unix stream socket fails
 (the plugin ignores that), epoll reports a hang-up, and accept() fails.
 """
@@ -20,7 +20,7 @@ import contextlib
 import errno
 import os
 import socket
-import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -39,15 +39,14 @@ from plugin_support import (
     short_tmpdir,
 )
 
-import sqsocket.platform.sockets as sockets_module
 from sqsocket.platform.constants import SocketStatus
-from sqsocket.platform.network import PrivateSocket
 from sqsocket.platform.statetable import (
     BY_EVENT,
     TABLE,
     Event,
     IllegalTransition,
     Notify,
+    StateChanged,
     Transition,
     render_markdown,
     rows_into,
@@ -67,71 +66,56 @@ class Applied:
 
     event: Event
     before: SocketStatus | None
-    status: int | None  # primitiveSocketConnectionStatus then (None: Invalid, not asked)
+    status: int | None  # the state it left (None: Invalid, which the status primitive drops)
     signals: tuple[int, int, int]  # (conn, read, write) signals the transition gave
 
 
 class Recorder:
-    """Wraps the emulator's one way of changing state: ``transition`` and ``Sockets._apply``."""
+    """Sees every transition through the plugin's public observer hook."""
 
-    def __init__(self, h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, h: Harness) -> None:
         self.h = h
         self.events: list[Event] = []
         self.applied: list[Applied] = []
-        self._cond = threading.Condition()
-        real_transition = sockets_module.transition
-        real_apply = h.p.sockets._apply
+        self.stop = h.p.observe(self._seen)
 
-        def recording_transition(current: SocketStatus | None, event: Event) -> Transition:
-            row = real_transition(current, event)
-            with self._cond:
-                self.events.append(event)
-                self._cond.notify_all()
-            return row
-
-        def recording_apply(pss: PrivateSocket, event: Event) -> None:
-            # runs with the network lock held (by a primitive or by the aio thread), so
-            # asking for the status here sees exactly the state the event left
-            before_state = pss.state
-            before = self._signals(pss)
-            real_apply(pss, event)
-            after = self._signals(pss)
-            status = None
-            if pss.state != SocketStatus.INVALID:
-                status = h.p.primitiveSocketConnectionStatus(h.handle_for(pss))
-            delta = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
-            with self._cond:
-                self.applied.append(Applied(event, before_state, status, delta))
-                self._cond.notify_all()
-
-        monkeypatch.setattr(sockets_module, "transition", recording_transition)
-        monkeypatch.setattr(h.p.sockets, "_apply", recording_apply)
-
-    def _signals(self, pss: PrivateSocket) -> tuple[int, int, int]:
-        def count(index: int) -> int:
-            sema = self.h.p.vm.external_objects.at(index)
-            return 0 if sema is None else sema.signals
-
-        return count(pss.conn_sema), count(pss.read_sema), count(pss.write_sema)
+    def _seen(self, record: object) -> None:
+        if not isinstance(record, StateChanged):
+            return
+        self.events.append(record.event)
+        if record.before is None:
+            return  # a socket born in its state
+        pss = self.h.p.net.sockets.get(record.socket)
+        assert pss is not None, f"{record.event.name} on a socket the plugin does not know"
+        signals = tuple(
+            sum(1 for index in record.signalled if index == mine)
+            for mine in (pss.conn_sema, pss.read_sema, pss.write_sema)
+        )
+        status = None if record.after == SocketStatus.INVALID else int(record.after)
+        self.applied.append(
+            Applied(record.event, record.before, status, (signals[0], signals[1], signals[2]))
+        )
 
     def wait_for(self, event: Event, timeout: float = WAIT) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: event in self.events, timeout)
+        """Let the VM's idle process run (its polls run the handlers) until ``event`` is seen."""
+        deadline = time.monotonic() + timeout
+        while event not in self.events:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.h.p.vm.relinquish(min(remaining, 0.05))
+        return True
 
     def applied_for(self, event: Event, timeout: float = WAIT) -> Applied:
-        def found() -> Applied | None:
-            return next((a for a in self.applied if a.event is event), None)
-
-        with self._cond:
-            self._cond.wait_for(lambda: found() is not None, timeout)
-            record = found()
-        assert record is not None, f"{event.name} never went through Sockets._apply"
+        self.wait_for(event, timeout)
+        record = next((a for a in self.applied if a.event is event), None)
+        assert record is not None, f"{event.name} was never applied to an existing socket"
         return record
 
 
 @pytest.fixture
-def recorder(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Recorder:
-    return Recorder(harness, monkeypatch)
+def recorder(harness: Harness) -> Recorder:
+    return Recorder(harness)
 
 
 # -- scenarios: one per row, each answering the socket the row's event happened to ----
@@ -427,7 +411,7 @@ def test_all_scenarios_together_exercise_every_event(monkeypatch: pytest.MonkeyP
             Harness.started("opensmalltalk") as h,
             short_tmpdir() as d,
             pytest.MonkeyPatch.context() as mp,
-            scenario_context(h, Recorder(h, mp), d, mp) as ctx,
+            scenario_context(h, Recorder(h), d, mp) as ctx,
         ):
             try:
                 scenario(ctx)
@@ -435,7 +419,7 @@ def test_all_scenarios_together_exercise_every_event(monkeypatch: pytest.MonkeyP
                 unreachable.add(event)
                 continue
             ctx.rec.wait_for(event)
-            # events that follow on the aio thread (connect completion, deferred close)
+            # events that follow in a later poll (connect completion, deferred close)
             for follower in (Event.CONNECT_DONE, Event.CONNECT_FAILED, Event.CLOSE_HANDLER):
                 if follower in {e for e, s in SCENARIOS.items() if s is scenario}:
                     ctx.rec.wait_for(follower)
@@ -485,7 +469,7 @@ def test_close_begin_is_visible_as_this_end_closed_while_close_runs(
     assert recorder.events[-2:] == [Event.CLOSE_BEGIN, Event.CLOSE_DONE]
 
 
-def test_deferred_close_completes_through_the_aio_thread(
+def test_deferred_close_completes_in_a_later_poll(
     harness: Harness, recorder: Recorder, sockdir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with scenario_context(harness, recorder, sockdir, monkeypatch) as ctx:

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image.exceptions import SocketPrimitiveFailed
 from sqsocket.plugin import SocketPlugin
-from sqsocket.vm.semaphores import Semaphore, VirtualMachine
+from sqsocket.vm.machine import VirtualMachine
+from sqsocket.vm.semaphores import Semaphore
 
 __all__ = ["Image"]
 

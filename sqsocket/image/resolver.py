@@ -182,7 +182,7 @@ class NetNameResolver:
             if image.resolver_semaphore is not None:
                 image.resolver_semaphore.wait(remaining)
             else:  # the network was started by someone else: no semaphore of ours to wait on
-                time.sleep(min(remaining, 0.01))
+                image.vm.sleep(min(remaining, 0.01))  # a Delay: the idle process runs
             status = cls.resolver_status(image=image)
         return status
 

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import os
 import socket
+import threading
 from functools import cache
 
 NI_MAXHOST = 1025
@@ -178,6 +179,13 @@ def recvfrom(fd: int, into: memoryview) -> tuple[int, bytes]:
     return got, sa.raw[: min(size.value, SOCKADDR_STORAGE)]
 
 
+# gethostbyname and gethostbyaddr answer a pointer into one static buffer of the
+# process (and set the process-wide h_errno): two emulated VMs resolving on two
+# threads would read each other's answers, or freed memory. Every such call, and
+# the copy of its answer, happens under this one lock.
+_NONREENTRANT = threading.Lock()
+
+
 def _h_errno(lib: ctypes.CDLL) -> int:
     return int(lib.__h_errno_location().contents.value)
 
@@ -185,7 +193,8 @@ def _h_errno(lib: ctypes.CDLL) -> int:
 def gethostbyname(name: bytes) -> tuple[int, int]:
     """Answer (IPv4 address as a host-order int, h_errno); 0 and the error on failure.
 
-    Callers hold the plugin lock: gethostbyname is not re-entrant.
+    gethostbyname is not re-entrant: the call and the copy of its answer hold a
+    process-wide lock.
     """
     lib = _libc()
     if lib is None:  # pragma: no cover - glibc is always there on Linux
@@ -193,11 +202,12 @@ def gethostbyname(name: bytes) -> tuple[int, int]:
             return int.from_bytes(socket.inet_aton(socket.gethostbyname(name.decode())), "big"), 0
         except OSError:
             return 0, HOST_NOT_FOUND
-    he = lib.gethostbyname(name)
-    if not he:
-        return 0, _h_errno(lib) or HOST_NOT_FOUND
-    addr = he.contents.h_addr_list[0]
-    return int.from_bytes(bytes(addr[i] for i in range(4)), "big"), 0
+    with _NONREENTRANT:
+        he = lib.gethostbyname(name)
+        if not he:
+            return 0, _h_errno(lib) or HOST_NOT_FOUND
+        addr = he.contents.h_addr_list[0]
+        return int.from_bytes(bytes(addr[i] for i in range(4)), "big"), 0
 
 
 def gethostbyaddr(address: int, length: int = 4) -> tuple[bytes, int]:
@@ -214,10 +224,11 @@ def gethostbyaddr(address: int, length: int = 4) -> tuple[bytes, int]:
         except OSError:
             return b"", HOST_NOT_FOUND
     buf = ctypes.create_string_buffer(packed, len(packed))
-    he = lib.gethostbyaddr(ctypes.cast(buf, ctypes.c_void_p), length, socket.AF_INET)
-    if not he:
-        return b"", _h_errno(lib) or HOST_NOT_FOUND
-    return he.contents.h_name or b"", 0
+    with _NONREENTRANT:
+        he = lib.gethostbyaddr(ctypes.cast(buf, ctypes.c_void_p), length, socket.AF_INET)
+        if not he:
+            return b"", _h_errno(lib) or HOST_NOT_FOUND
+        return bytes(he.contents.h_name or b""), 0
 
 
 def getnameinfo(

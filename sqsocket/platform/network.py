@@ -3,20 +3,18 @@
 ``sqNetworkInit`` starts a session whose id (``clock() + time(0)``) is stamped on
 every socket handle and socket address made in it; ``sqNetworkShutdown`` ends it,
 after which every handle and address from it is invalid, even once a new session
-has started. This module keeps that id, the live sockets (what the handles'
-``privateSocketPtr`` points at), the aio thread, and the lock under which every
-primitive and every aio handler runs.
+has started. This module keeps that id and the live sockets (what the handles'
+``privateSocketPtr`` points at). The aio layer, errno and the lock every primitive
+and handler runs under belong to the VM (:mod:`sqsocket.vm.machine`).
 """
 
 from __future__ import annotations
 
 import itertools
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 
-from sqsocket.platform.aio import Aio
 from sqsocket.platform.constants import SocketStatus
 from sqsocket.platform.failure import PlatformFailure
 from sqsocket.platform.layouts import (
@@ -27,7 +25,9 @@ from sqsocket.platform.layouts import (
     sockaddr_in,
 )
 from sqsocket.platform.profiles import DEFAULT_PROFILE, Profile
-from sqsocket.vm.semaphores import VirtualMachine
+from sqsocket.vm.aio import Aio
+from sqsocket.vm.cruntime import CRuntime
+from sqsocket.vm.machine import VirtualMachine
 
 
 @dataclass(eq=False)
@@ -64,24 +64,15 @@ class Network:
     def __init__(self, vm: VirtualMachine, profile: Profile = DEFAULT_PROFILE) -> None:
         self.vm = vm
         self.profile = profile
-        self.lock = threading.RLock()
+        self.lock = vm.lock
+        self.aio: Aio = vm.aio
+        self.c: CRuntime = vm.c
         self.session = 0  # thisNetSession; 0 = no network
         self.resolver_sema = 0
         self.sockets: dict[int, PrivateSocket] = {}
         self.has_socket_access = True
-        self._aio: Aio | None = None
 
     # -- session ---------------------------------------------------------------
-
-    def start_aio(self) -> Aio:
-        """The aio thread, started if it is not running."""
-        if self._aio is None or not self._aio.running:
-            self._aio = Aio(self.lock)
-        return self._aio
-
-    @property
-    def aio(self) -> Aio:
-        return self.start_aio()
 
     def network_init(self, resolver_sema: int) -> int:
         """``sqNetworkInit``: a no-op (answering 0) when a session is already running.
@@ -96,7 +87,6 @@ class Network:
             session -= 1 << 32
         self.session = session or 1
         self.resolver_sema = resolver_sema
-        self.start_aio()  # aioInit happens at VM start; here, with the first session
         return 0
 
     def network_shutdown(self) -> None:
@@ -113,9 +103,6 @@ class Network:
         # The C code frees nothing here; the structures stay reachable from stale
         # handles only through the session check, which now fails for all of them.
         self.sockets.clear()
-        if self._aio is not None:
-            self._aio.stop()
-            self._aio = None
 
     # -- handles ------------------------------------------------------------------
 

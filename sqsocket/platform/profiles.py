@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import Enum
 
+from sqsocket.vm.machine import EventModel
+
 
 class OptionValueRule(Enum):
     """How sqSocketSetOptions... decides that an option value String is a number."""
@@ -23,6 +25,48 @@ class OptionValueRule(Enum):
     # 2013 and later (Eliot Miranda's fix): up to sizeof(int) characters that
     # strtol(.., 0) consumes entirely ('017' octal, '0x1f' hex).
     STRTOL_UP_TO_INT = "strtol-up-to-int"
+
+
+# The 4.10 Unix VM is the classic Interpreter (source: Squeak-4.10.2.2614-src.tar.gz, the
+# archive of the svn revision Debian packaged, checked against the Debian binary):
+# - interp.c checkForInterrupts: `now >= nextPollTick` → ioProcessEvents, nextPollTick = now + 200;
+#   forceInterruptCheck sets nextPollTick = 0, and signalSemaphoreWithIndex and the SIGIO
+#   handler call it, so a signal or any I/O on an enabled descriptor makes the next check poll;
+# - vm-display-null: ioProcessEvents = aioPoll(0); ioRelinquishProcessorForMicroseconds =
+#   aioSleep(us), which in this build is aioPoll(us): select() for the idle process's 1 ms;
+# - aio.c aioInit: signal(SIGIO, forceInterruptCheck); aioEnable sets O_ASYNC | F_SETOWN;
+# - sqUnixMain.c initTimers: setitimer(ITIMER_REAL, 20 ms), SIGALRM with SA_RESTART, which
+#   does not restart select(): the idle select() returns EINTR every 20 ms.
+SQUEAK_4_10_EVENTS = EventModel(
+    name="squeak-4.10",
+    poll_interval=0.200,
+    signal_forces_poll=True,
+    sigio=True,
+    sigio_forces_poll=True,
+    interval_timer=0.020,
+    source=(
+        "4.10.2.2614 interp.c checkForInterrupts/forceInterruptCheck (nextPollTick + 200), "
+        "aio.c aioInit/aioEnable (SIGIO, O_ASYNC), sqUnixMain.c initTimers (20 ms ITIMER_REAL)"
+    ),
+)
+
+# Cog/Stack VMs (OpenSmalltalk; pharo-vm's StackInterpreter is the same here):
+# StackInterpreter>>checkForEventsMayContextSwitch: polls when now >= nextPollUsecs and sets
+# nextPollUsecs := now + 20000; forceInterruptCheck only smashes the stack limit (no poll);
+# the heartbeat (sqUnixHeartbeat.c, 2 ms) is a thread and sends no signal; aio.c still sets
+# O_ASYNC and installs a SIGIO handler, so SIGIO can interrupt the idle select().
+COG_EVENTS = EventModel(
+    name="cog",
+    poll_interval=0.020,
+    signal_forces_poll=False,
+    sigio=True,
+    sigio_forces_poll=False,
+    interval_timer=None,
+    source=(
+        "VMMaker.oscog StackInterpreter>>checkForEventsMayContextSwitch: (nextPollUsecs + 20000); "
+        "platforms/unix/vm/sqUnixHeartbeat.c (threaded 2 ms heartbeat); aio.c aioEnable (O_ASYNC)"
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -48,13 +92,12 @@ class Profile:
     option_value_rule: OptionValueRule = OptionValueRule.SINGLE_CHARACTER
     # TCP_CORK, TCP_KEEPIDLE/INTVL/CNT joined socketOptions[] after 2012.
     extended_tcp_options: bool = False
-    # sqSocketReceiveDataBufCount stores errno when read() answers 0 (a clean EOF),
-    # when errno still holds what the last failing call left. On squeak-4.10 that is
-    # EINTR (4): its heartbeat interrupts the sleep between two primitives. None: 0.
-    stale_errno_after_eof: int | None = 4
     # Primitives this VM's SocketPlugin does not export: calling one fails, as a named
     # primitive the VM cannot find fails. The 2012 plugin has no raw sockets.
     missing_primitives: frozenset[str] = frozenset({"primitiveSocketCreateRAW"})
+    # When the VM polls for I/O and what its idle sleep leaves in errno (the socket
+    # error after end-of-file is whatever errno holds: sqsocket.vm.cruntime).
+    events: EventModel = SQUEAK_4_10_EVENTS
 
     def flags(self) -> dict[str, object]:
         skip = {"name", "description"}
@@ -79,6 +122,7 @@ OPENSMALLTALK = Profile(
     option_value_rule=OptionValueRule.STRTOL_UP_TO_INT,
     extended_tcp_options=True,
     missing_primitives=frozenset(),
+    events=COG_EVENTS,
 )
 
 # What sqUnixSocket.c means rather than what it does. No VM behaves so.
@@ -90,8 +134,8 @@ STRICT = Profile(
     address_lookup_length=4,
     option_value_rule=OptionValueRule.STRTOL_UP_TO_INT,
     extended_tcp_options=True,
-    stale_errno_after_eof=None,
     missing_primitives=frozenset(),
+    events=COG_EVENTS,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (SQUEAK_4_10, OPENSMALLTALK, STRICT)}

@@ -146,10 +146,13 @@ class Resolver:
             and len(service) < SUN_PATH_SIZE
             and not flags & ResolverFlags.NUMERIC
         ):
+            # stat() is given the image's String itself, not the NUL-terminated copy:
+            # it reads up to the first NUL, which is in the String when the image put
+            # one there, in the object's padding otherwise -- or, when the String fills
+            # its last word exactly, in the next object's header (not found).
             path = _c_string(service)
             word = self.net.profile.unterminated_path_word
-            if word and len(service) % word == 0:
-                # stat() reads on past the String into the next object's header
+            if b"\0" not in service and word and len(service) % word == 0:
                 path += b"\x01"
             if self._looks_like_socket(path):
                 # one synthetic result: a full 110-byte sockaddr_un, SOCK_STREAM
@@ -187,9 +190,11 @@ class Resolver:
                 ai_proto,
                 ai_flags,
             )
-        except (OSError, UnicodeError):
+        except (OSError, UnicodeError) as exc:
             # glibc has no EAI_BADHINTS, so every getaddrinfo error "succeeds with
-            # zero results" (and the C code prints it on stderr)
+            # zero results", and the C code prints it on stderr
+            code = exc.errno if isinstance(exc, socket.gaierror) and exc.errno else 0
+            self.net.c.fprintf(f"getaddrinfo: {libc.gai_strerror(code) if code else exc}\n")
             results = []
         self.addr_list = [
             AddrInfo(fam, kind, proto, sockaddr_from_python(fam, addr))
@@ -201,7 +206,8 @@ class Resolver:
     def _looks_like_socket(self, path: bytes) -> bool:
         try:
             mode = socket_stat(path)
-        except OSError:
+        except OSError as exc:
+            self.net.c.failed(exc.errno)  # stat() failing leaves ENOENT (say) in errno
             return False
         if self.net.profile.local_lookup_mode_bit_test:
             return bool(mode & stat.S_IFSOCK)
@@ -278,6 +284,7 @@ class Resolver:
         )
         if err:
             self.last_error = err
+            self.net.c.fprintf(f"getnameinfo: {libc.gai_strerror(err)}\n")
             raise PlatformFailure(f"getnameinfo: {libc.gai_strerror(err)} ({err})")
         self.host_name_info = host[:MAXHOSTNAMELEN]
         self.serv_name_info = serv[:MAXHOSTNAMELEN]

@@ -1,9 +1,15 @@
 """Socket functions of sqUnixSocket.c: create, connect, listen, accept, send, receive, close.
 
 Each public method is one ``sqSocket...`` function; each aio handler is the C
-handler of the same name. Methods run with the network lock held (the plugin
-takes it); handlers take it on the aio thread. State changes go through the
-table in :mod:`sqsocket.platform.statetable` and nowhere else.
+handler of the same name, run only where the VM polls (:mod:`sqsocket.vm.machine`).
+Methods and handlers run with the VM lock held. State changes go through the
+table in :mod:`sqsocket.platform.statetable` and nowhere else; which row applies
+is decided by that module's pure functions from what the system call answered.
+
+Every emulated system call that fails records its errno in the VM's errno cell
+(``self.c``), and the C code's ``perror()``/``fprintf(stderr, ...)`` calls go to the
+VM's stderr model, because the C code later reads ``errno`` where the last call
+did not fail (see :mod:`sqsocket.vm.cruntime`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import struct
 from collections.abc import Callable
 
 from sqsocket.platform import libc
-from sqsocket.platform.aio import AIO_RWX, AIO_RX, AIO_WX, AioFlag
 from sqsocket.platform.constants import (
     LINGER_SECS,
     NET_DOMAIN_TO_AF,
@@ -31,72 +36,133 @@ from sqsocket.platform.layouts import (
     sockaddr_in,
 )
 from sqsocket.platform.network import Network, PrivateSocket
-from sqsocket.platform.options import MAX_OPTION_VALUE, find_option, parse_option_value
+from sqsocket.platform.options import (
+    MAX_OPTION_VALUE,
+    SocketOption,
+    find_option,
+    parse_option_value,
+)
 from sqsocket.platform.profiles import OptionValueRule
-from sqsocket.platform.statetable import Event, Notify, transition
+from sqsocket.platform.statetable import (
+    Event,
+    Notify,
+    StateChanged,
+    accept_event,
+    close_event,
+    connect_event,
+    connect_handler_event,
+    create_event,
+    data_handler_event,
+    peek_event,
+    read_event,
+    send_event,
+    transition,
+)
+from sqsocket.vm.aio import AIO_RWX, AIO_RX, AIO_WX, AioFlag
 
-_WOULD_BLOCK = {errno.EWOULDBLOCK, errno.EAGAIN}
-
-
-def _set_linger(sock: socket.socket | None, on: bool) -> None:
-    """``setLinger(fd, flag)``: {flag, flag * LINGER_SECS}; errors ignored, as in C."""
-    if sock is None:
-        return
-    try:
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", int(on), int(on) * LINGER_SECS)
-        )
-    except OSError:
-        pass
-
-
-def _socket_error(sock: socket.socket | None) -> int:
-    """``socketError(fd)``: SO_ERROR, which also clears it."""
-    if sock is None:
-        return errno.EBADF
-    try:
-        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    except OSError as exc:
-        return exc.errno or 0
-
-
-def _readable(sock: socket.socket | None) -> int:
-    """``socketReadable(fd)``: 1 data, 0 would block, -1 EOF or error (recv MSG_PEEK of 1 byte)."""
-    if sock is None:
-        return -1
-    try:
-        n = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except OSError as exc:
-        return 0 if exc.errno in _WOULD_BLOCK else -1
-    return 1 if n else -1
-
-
-def _writable(sock: socket.socket | None) -> bool:
-    """``socketWritable(fd)``: select() with a zero timeout."""
-    if sock is None:
-        return False
-    try:
-        _, w, _ = select.select([], [sock], [], 0)
-    except (OSError, ValueError):
-        return False
-    return bool(w)
+_EWOULDBLOCK = errno.EWOULDBLOCK
+_AF_INET = struct.pack("=H", socket.AF_INET)
+# sizeof(union sockaddr_any): what the UDP send passes as the default peer's length
+_SOCKADDR_ANY = 112
+_LINGER_ON = struct.pack("ii", 1, LINGER_SECS)
+_LINGER_OFF = struct.pack("ii", 0, 0)
+_POLL_WRITABLE = select.POLLOUT | select.POLLERR  # select()'s POLLOUT_SET
+_EBADF = OSError(errno.EBADF, os.strerror(errno.EBADF))
 
 
 class Sockets:
     def __init__(self, net: Network) -> None:
         self.net = net
+        self.c = net.c  # the VM's errno cell and stderr
+        self.aio = net.aio
+
+    # -- little C helpers ---------------------------------------------------------------
+
+    def _failed(self, exc: OSError) -> int:
+        """A system call failed: errno holds its error now. Answers it."""
+        return self.c.failed(exc.errno)
+
+    def _set_linger(self, sock: socket.socket | None, on: bool) -> None:
+        """``setLinger(fd, flag)``: {flag, flag * LINGER_SECS}; its result is ignored."""
+        if sock is None:
+            self.c.failed(errno.EBADF)
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ON if on else _LINGER_OFF)
+        except OSError as exc:
+            self._failed(exc)
+
+    def _socket_error(self, sock: socket.socket | None) -> int:
+        """``socketError(fd)``: SO_ERROR (which also clears it); a failed call answers 0."""
+        if sock is None:
+            self.c.failed(errno.EBADF)
+            return 0
+        try:
+            return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        except OSError as exc:
+            self._failed(exc)
+            return 0
+
+    def _readable(self, sock: socket.socket | None) -> int:
+        """``socketReadable(fd)``: 1 data, 0 would block, -1 EOF or error (1-byte MSG_PEEK)."""
+        if sock is None:
+            self.c.failed(errno.EBADF)
+            return -1
+        try:
+            n = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError as exc:
+            return 0 if self._failed(exc) == _EWOULDBLOCK else -1
+        return 1 if n else -1
+
+    def _writable(self, sock: socket.socket | None) -> bool:
+        """``socketWritable(fd)``: writable now, by a zero-timeout poll.
+
+        The C code uses select() with an fd_set, which cannot hold a descriptor of
+        1024 or more (glibc's FD_SET check aborts the VM there); poll() has no such
+        limit and answers the same below it.
+        """
+        if sock is None:
+            self.c.failed(errno.EBADF)
+            return False
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLOUT)
+        try:
+            ready = poller.poll(0)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        return bool(ready and ready[0][1] & _POLL_WRITABLE)
 
     # -- state ---------------------------------------------------------------------
 
     def _apply(self, pss: PrivateSocket, event: Event) -> None:
-        row = transition(pss.state, event)
+        before = pss.state
+        row = transition(before, event)
         pss.state = row.target
-        if row.notify is Notify.CONN:
-            self.net.notify(pss, conn=True)
-        elif row.notify is Notify.READ:
-            self.net.notify(pss, read=True)
-        elif row.notify is Notify.WRITE:
-            self.net.notify(pss, write=True)
+        notify = row.notify
+        index = 0
+        if notify is Notify.CONN:
+            index = pss.conn_sema
+        elif notify is Notify.READ:
+            index = pss.read_sema
+        elif notify is Notify.WRITE:
+            index = pss.write_sema
+        if index:
+            self.net.vm.signal_semaphore_with_index(index)
+        vm = self.net.vm
+        if vm.observed:
+            vm.emit(
+                StateChanged(
+                    vm.now(), pss.ptr, event, before, row.target, (index,) if index else ()
+                )
+            )
+
+    def _born(self, pss: PrivateSocket, event: Event) -> None:
+        """A new socket takes its first state from the table."""
+        pss.state = transition(None, event).target
+        vm = self.net.vm
+        if vm.observed:
+            vm.emit(StateChanged(vm.now(), pss.ptr, event, None, pss.state, ()))
 
     # -- creation -------------------------------------------------------------------
 
@@ -138,23 +204,22 @@ class Sockets:
                 # C code's socket(-1, ...) fails with EAFNOSUPPORT
                 raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
             sock = socket.socket(domain, kind, 0)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            self._failed(exc)
+            raise PlatformFailure(f"socket({domain}, {kind}) failed: {exc.strerror}") from None
+        except ValueError as exc:
+            self.c.failed(errno.EINVAL)
             raise PlatformFailure(f"socket({domain}, {kind}) failed: {exc}") from None
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        pss = PrivateSocket(
-            sock=sock,
-            conn_sema=sema,
-            read_sema=read_sema,
-            write_sema=write_sema,
-            state=SocketStatus.INVALID,
-            socket_type=socket_type,
-        )
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        except OSError as exc:
+            self._failed(exc)  # the C code ignores the result
+        pss = PrivateSocket(sock, sema, read_sema, write_sema, SocketStatus.INVALID, socket_type)
+        handle = self.net.new_handle(pss, socket_type)
+        self._born(pss, create_event(socket_type))
         if socket_type == SocketType.UDP:
-            pss.state = transition(None, Event.CREATE_DGRAM).target
-            self.net.aio.enable(sock, pss)
-        else:
-            pss.state = transition(None, Event.CREATE_STREAM).target
-        return self.net.new_handle(pss, socket_type)
+            self.aio.enable(sock, pss)
+        return handle
 
     def create_raw(
         self,
@@ -170,19 +235,25 @@ class Sockets:
         if not self.net.has_socket_access:
             raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
         if protocol != 1:
+            self.c.fprintf(f"primSocketCreateRAW: socket() failed; protocol = {protocol}\n")
             raise PlatformFailure(f"raw protocol {protocol} is not 1 (ICMP)")
         if not self.net.session:
             raise PlatformFailure("the network is not initialized")
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         except OSError as exc:
+            err = self._failed(exc)
+            self.c.fprintf(
+                f"primSocketCreateRAW: socket() failed; protocol = {protocol}, errno = {err}\n"
+            )
             raise PlatformFailure(
-                f"socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) failed: {exc}"
+                f"socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) failed: {exc.strerror}"
             ) from None
         pss = PrivateSocket(sock, sema, read_sema, write_sema, SocketStatus.INVALID, SocketType.RAW)
-        pss.state = transition(None, Event.CREATE_RAW).target
-        self.net.aio.enable(sock, pss)
-        return self.net.new_handle(pss, SocketType.RAW)
+        handle = self.net.new_handle(pss, SocketType.RAW)
+        self._born(pss, create_event(SocketType.RAW))
+        self.aio.enable(sock, pss)
+        return handle
 
     # -- status ----------------------------------------------------------------------
 
@@ -191,6 +262,7 @@ class Sockets:
         _h, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.INVALID:
             # "freeing invalidated pss": the handle's pointer is cleared
+            self.c.fprintf("socketStatus: freeing invalidated pss\n")
             self.net.sockets.pop(pss.ptr, None)
             self.net.clear_pointer(handle)
             raise PlatformFailure("the socket was invalidated by a failed accept (state -1)")
@@ -205,14 +277,14 @@ class Sockets:
     def local_address(self, handle: bytes | bytearray) -> int:
         _h, pss = self.net.socket_of(handle)
         sa = self._name(pss, libc.getsockname)
-        if sa is None or len(sa) < 8 or sa[:2] != struct.pack("=H", socket.AF_INET):
+        if sa is None or len(sa) < 8 or sa[:2] != _AF_INET:
             return 0
         return int.from_bytes(sa[4:8], "big")
 
     def local_port(self, handle: bytes | bytearray) -> int:
         _h, pss = self.net.socket_of(handle)
         sa = self._name(pss, libc.getsockname)
-        if sa is None or len(sa) < 4 or sa[:2] != struct.pack("=H", socket.AF_INET):
+        if sa is None or len(sa) < 4 or sa[:2] != _AF_INET:
             return 0
         return int.from_bytes(sa[2:4], "big")
 
@@ -220,7 +292,7 @@ class Sockets:
         h, pss = self.net.socket_of(handle)
         if h.socket_type == SocketType.TCP:
             sa = self._name(pss, libc.getpeername)
-            if sa is None or len(sa) < 8 or sa[:2] != struct.pack("=H", socket.AF_INET):
+            if sa is None or len(sa) < 8 or sa[:2] != _AF_INET:
                 return 0
             return int.from_bytes(sa[4:8], "big")
         # UDP/RAW: the default peer, read as a sockaddr_in whatever it holds
@@ -230,18 +302,19 @@ class Sockets:
         h, pss = self.net.socket_of(handle)
         if h.socket_type == SocketType.TCP:
             sa = self._name(pss, libc.getpeername)
-            if sa is None or len(sa) < 4 or sa[:2] != struct.pack("=H", socket.AF_INET):
+            if sa is None or len(sa) < 4 or sa[:2] != _AF_INET:
                 return 0
             return int.from_bytes(sa[2:4], "big")
         return int.from_bytes(pss.peer[2:4].ljust(2, b"\0"), "big")
 
-    @staticmethod
-    def _name(pss: PrivateSocket, fn: Callable[[int], bytes]) -> bytes | None:
+    def _name(self, pss: PrivateSocket, fn: Callable[[int], bytes]) -> bytes | None:
         if pss.sock is None:
+            self.c.failed(errno.EBADF)
             return None
         try:
             return fn(pss.fd)
-        except OSError:
+        except OSError as exc:
+            self._failed(exc)
             return None
 
     # -- listen / bind / connect --------------------------------------------------------
@@ -259,48 +332,48 @@ class Sockets:
             raise PlatformFailure("only TCP sockets have a backlog (> 1)")
         pss.multi_listen = backlog > 1
         sa = sockaddr_in(socket.inet_ntoa(interface.to_bytes(4, "big")), port)
-        if pss.sock is not None:
-            try:
-                libc.bind(pss.fd, sa)
-            except OSError:
-                pass
+        self._call(pss, libc.bind, sa)
         if h.socket_type == SocketType.TCP:
             self._start_listening(pss, backlog)
 
+    def _call(self, pss: PrivateSocket, fn: Callable[[int, bytes], None], sa: bytes) -> int:
+        """``fn(SOCKET(s), addr, len)`` as C calls it: answer 0, or the errno it failed with."""
+        try:
+            fn(self._fd(pss), sa)
+        except OSError as exc:
+            return self._failed(exc)
+        return 0
+
     def _start_listening(self, pss: PrivateSocket, backlog: int) -> None:
-        if pss.sock is not None:
+        if pss.sock is None:
+            self.c.failed(errno.EBADF)  # listen(-1, ...)
+        else:
             try:
-                pss.sock.listen(backlog)  # errors surface through acceptHandler
-            except OSError:
-                pass
+                pss.sock.listen(backlog)  # "acceptHandler catches errors"
+            except OSError as exc:
+                self._failed(exc)
         self._apply(pss, Event.LISTEN)
         if pss.sock is not None:
-            self.net.aio.enable(pss.sock, pss)
-            self.net.aio.handle(pss.sock, self._accept_handler, AIO_RX)
+            self.aio.enable(pss.sock, pss)
+            self.aio.handle(pss.sock, self._accept_handler, AIO_RX)
 
     def bind_to_port(self, handle: bytes | bytearray, address: int, port: int) -> None:
         """``sqSocketBindToPort``."""
         _h, pss = self.net.socket_of(handle)
         sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
-        try:
-            libc.bind(self._fd(pss), sa)
-        except OSError as exc:
-            pss.error = exc.errno or 0
-            raise PlatformFailure(
-                f"bind() failed: {os.strerror(pss.error)} ({pss.error})"
-            ) from None
+        err = self._call(pss, libc.bind, sa)
+        if err:
+            pss.error = err
+            raise PlatformFailure(f"bind() failed: {os.strerror(err)} ({err})")
 
     def bind_to(self, handle: bytes | bytearray, address: bytes | bytearray) -> None:
         """``sqSocketBindToAddressSize``."""
         _h, pss = self.net.socket_of(handle)
         sockaddr = self.net.check_address(address)
-        try:
-            libc.bind(self._fd(pss), sockaddr)
-        except OSError as exc:
-            pss.error = exc.errno or 0
-            raise PlatformFailure(
-                f"bind() failed: {os.strerror(pss.error)} ({pss.error})"
-            ) from None
+        err = self._call(pss, libc.bind, sockaddr)
+        if err:
+            pss.error = err
+            raise PlatformFailure(f"bind() failed: {os.strerror(err)} ({err})")
 
     def listen_backlog(self, handle: bytes | bytearray, backlog: int) -> None:
         """``sqSocketListenBacklog``."""
@@ -318,41 +391,38 @@ class Sockets:
             # answers allowSocketAccess); primitiveSocketConnectTo asks nothing
             raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
         h, pss = self.net.socket_of(handle)
-        self._connect(
-            h.socket_type, pss, sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
-        )
+        sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
+        self._connect(h.socket_type, pss, sa, "sqConnectToPort")
 
     def connect_to(self, handle: bytes | bytearray, address: bytes | bytearray) -> None:
         """``sqSocketConnectToAddressSize``."""
         h, pss = self.net.socket_of(handle)
         sockaddr = self.net.check_address(address)
-        self._connect(h.socket_type, pss, sockaddr)
+        self._connect(h.socket_type, pss, sockaddr, "sqConnectToAddressSize")
 
-    def _connect(self, socket_type: int, pss: PrivateSocket, sockaddr: bytes) -> None:
+    def _connect(self, socket_type: int, pss: PrivateSocket, sockaddr: bytes, who: str) -> None:
         if socket_type != SocketType.TCP:
             if pss.sock is not None:
                 pss.peer = sockaddr
                 pss.peer_size = len(sockaddr)
-                try:
-                    libc.connect(pss.fd, sockaddr)
-                except OSError:
-                    return
-                self._apply(pss, Event.DGRAM_CONNECT)
+                if self._call(pss, libc.connect, sockaddr) == 0:
+                    self._apply(pss, Event.DGRAM_CONNECT)
             return
         if pss.sock is not None:
-            self.net.aio.enable(pss.sock, pss)
-        try:
-            libc.connect(self._fd(pss), sockaddr)
-        except OSError as exc:
-            if exc.errno in (errno.EINPROGRESS, *_WOULD_BLOCK):
-                self._apply(pss, Event.CONNECT_PENDING)
-                self.net.aio.handle(pss.sock, self._connect_handler, AIO_WX)
-            else:
-                pss.error = exc.errno or 0
-                self._apply(pss, Event.CONNECT_ERROR)
-            return
-        self._apply(pss, Event.CONNECT_SYNC)
-        _set_linger(pss.sock, True)
+            self.aio.enable(pss.sock, pss)
+        event = connect_event(self._call(pss, libc.connect, sockaddr))
+        if event is Event.CONNECT_SYNC:
+            self._apply(pss, event)
+            self._set_linger(pss.sock, True)
+        elif event is Event.CONNECT_PENDING:
+            self._apply(pss, event)
+            self.aio.handle(pss.sock, self._connect_handler, AIO_WX)
+        else:
+            # perror() runs before errno is read: on a fresh write-only stderr it
+            # changes errno (sqsocket.vm.cruntime), and that is what is kept
+            self.c.perror(who)
+            pss.error = self.c.errno
+            self._apply(pss, event)
 
     @staticmethod
     def _fd(pss: PrivateSocket) -> int:
@@ -378,23 +448,18 @@ class Sockets:
         if spss.accepted is None:
             # C checks acceptedSock < 0, but a new structure holds 0 there (calloc),
             # so the VM would hand out fd 0 (stdin) before the first connection.
+            self.c.fprintf("acceptFrom: no socket available\n")
             raise PlatformFailure("no connection is waiting to be accepted")
         newsock = spss.accepted
         spss.accepted = None
         self._apply(spss, Event.ACCEPT_TAKEN)
-        self.net.aio.handle(spss.sock, self._accept_handler, AIO_RX)
-        pss = PrivateSocket(
-            sock=newsock,
-            conn_sema=sema,
-            read_sema=read_sema,
-            write_sema=write_sema,
-            state=SocketStatus.INVALID,
-            socket_type=SocketType.TCP,
-        )
-        pss.state = transition(None, Event.ACCEPTED).target
-        self.net.aio.enable(newsock, pss)
+        self.aio.handle(spss.sock, self._accept_handler, AIO_RX)
+        pss = PrivateSocket(newsock, sema, read_sema, write_sema, SocketStatus.INVALID, 0)
         # s->socketType is never set for an accepted socket: calloc'd ByteArray => 0 (TCP)
-        return self.net.new_handle(pss, SocketType.TCP)
+        handle = self.net.new_handle(pss, SocketType.TCP)
+        self._born(pss, Event.ACCEPTED)
+        self.aio.enable(newsock, pss)
+        return handle
 
     # -- data ---------------------------------------------------------------------------
 
@@ -402,84 +467,104 @@ class Sockets:
         """``sqSocketReceiveDataAvailable``: peek; on "no", arm the data handler for reading."""
         _h, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.CONNECTED:
-            n = _readable(pss.sock)
+            n = self._readable(pss.sock)
             if n > 0:
                 return True
-            if n < 0:
-                self._apply(pss, Event.PEER_CLOSED_PEEK)
-        self.net.aio.handle(pss.sock, self._data_handler, AIO_RX)
+            event = peek_event(pss.state, n)
+            if event is not None:
+                self._apply(pss, event)
+        self.aio.handle(pss.sock, self._data_handler, AIO_RX)
         return False
 
     def send_done(self, handle: bytes | bytearray) -> bool:
         """``sqSocketSendDone``: writable now? If not, arm the data handler for writing."""
         _h, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.CONNECTED:
-            if _writable(pss.sock):
+            if self._writable(pss.sock):
                 return True
-            self.net.aio.handle(pss.sock, self._data_handler, AIO_WX)
+            self.aio.handle(pss.sock, self._data_handler, AIO_WX)
         return False
 
     def receive(self, handle: bytes | bytearray, buf: memoryview) -> int:
-        """``sqSocketReceiveDataBufCount``: 0 when it would block; TCP EOF marks OtherEndClosed."""
+        """``sqSocketReceiveDataBufCount``: 0 when it would block; TCP EOF marks OtherEndClosed.
+
+        At end-of-file ``read()`` answers 0 and sets no errno; the socket error is then
+        whatever errno the VM process last left (the errno cell).
+        """
         h, pss = self.net.socket_of(handle)
         pss.peer_size = 0
         if h.socket_type != SocketType.TCP:
             try:
                 n, sender = libc.recvfrom(self._fd(pss), buf)
             except OSError as exc:
-                if exc.errno not in _WOULD_BLOCK:
-                    pss.error = exc.errno or 0
+                err = self._failed(exc)
+                if err != _EWOULDBLOCK:
+                    pss.error = err
                 return 0
+            pss.peer = sender  # recvfrom writes the sender over the default peer
             if n <= 0:
+                pss.error = self.c.errno
                 return 0
-            pss.peer = sender
             pss.peer_size = len(sender)
             return n
+        sock = pss.sock
         try:
-            if pss.sock is None:
-                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-            n = pss.sock.recv_into(buf, len(buf))
+            if sock is None:
+                raise _EBADF
+            n = sock.recv_into(buf, len(buf))
         except OSError as exc:
-            if exc.errno in _WOULD_BLOCK:
-                return 0
-            pss.error = exc.errno or 0
-            self._apply(pss, Event.PEER_CLOSED_READ)
+            err = self._failed(exc)
+            n = -1
+        else:
+            if n > 0:
+                return n
+            err = self.c.errno
+        event = read_event(n, err)
+        if event is None:
             return 0
-        if n <= 0:
-            # read() answered 0 without setting errno: C stores whatever errno held
-            stale = self.net.profile.stale_errno_after_eof
-            pss.error = 0 if stale is None else stale
-            self._apply(pss, Event.PEER_CLOSED_READ)
-            return 0
-        return n
+        pss.error = err
+        self._apply(pss, event)
+        return 0
 
     def send(self, handle: bytes | bytearray, data: memoryview) -> int:
-        """``sqSocketSendDataBufCount``: 0 when it would block; a TCP error marks OtherEndClosed."""
+        """``sqSocketSendDataBufCount``: what ``send()`` took; 0 when it would block.
+
+        A TCP error (or a send of nothing, which answers 0) marks OtherEndClosed.
+        """
         h, pss = self.net.socket_of(handle)
         if h.socket_type != SocketType.TCP:
             try:
                 # sendto the default peer, with sizeof(union sockaddr_any) as its length
-                peer = pss.peer.ljust(112, b"\0")
-                n = libc.sendto(self._fd(pss), data, peer)
+                n = libc.sendto(self._fd(pss), data, pss.peer.ljust(_SOCKADDR_ANY, b"\0"))
             except OSError as exc:
-                if exc.errno not in _WOULD_BLOCK:
-                    pss.error = exc.errno or 0
+                err = self._failed(exc)
+                if err != _EWOULDBLOCK:
+                    pss.error = err
                 return 0
-            return n if n > 0 else 0
+            if n <= 0:
+                # sendto() answered 0 (an empty datagram): C reads the errno left over
+                if self.c.errno != _EWOULDBLOCK:
+                    pss.error = self.c.errno
+                return 0
+            return n
+        sock = pss.sock
         try:
-            if pss.sock is None:
-                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-            n = pss.sock.send(data, socket.MSG_NOSIGNAL)
+            if sock is None:
+                raise _EBADF
+            n = sock.send(data, socket.MSG_NOSIGNAL)
         except OSError as exc:
-            if exc.errno in _WOULD_BLOCK:
-                return 0
-            pss.error = exc.errno or 0
-            self._apply(pss, Event.SEND_FAILED)
+            err = self._failed(exc)
+            n = -1
+        else:
+            if n > 0:
+                return n
+            err = self.c.errno
+        event = send_event(n, err)
+        if event is None:
             return 0
-        if n <= 0:
-            self._apply(pss, Event.SEND_FAILED)
-            return 0
-        return n
+        pss.error = err
+        self._apply(pss, event)
+        return 0
 
     def receive_udp_old(
         self, handle: bytes | bytearray, buf: memoryview
@@ -491,15 +576,14 @@ class Sockets:
         try:
             n, sender = libc.recvfrom(self._fd(pss), buf)
         except OSError as exc:
-            if exc.errno in _WOULD_BLOCK:
+            err = self._failed(exc)
+            if err == _EWOULDBLOCK:
                 return 0, 0, 0, False
-            pss.error = exc.errno or 0
-            raise PlatformFailure(
-                f"recvfrom() failed: {os.strerror(pss.error)} ({pss.error})"
-            ) from None
+            pss.error = err
+            raise PlatformFailure(f"recvfrom() failed: {os.strerror(err)} ({err})") from None
+        # the C code reads the sender as a sockaddr_in whatever its family
         address = int.from_bytes(sender[4:8].ljust(4, b"\0"), "big") if len(sender) >= 2 else 0
         port = int.from_bytes(sender[2:4].ljust(2, b"\0"), "big") if len(sender) >= 2 else 0
-        # the C code reads the sender as a sockaddr_in whatever its family
         return n, address, port, False
 
     def send_udp_old(
@@ -513,12 +597,11 @@ class Sockets:
         try:
             return libc.sendto(self._fd(pss), data, sa)
         except OSError as exc:
-            if exc.errno in _WOULD_BLOCK:
+            err = self._failed(exc)
+            if err == _EWOULDBLOCK:
                 return 0
-            pss.error = exc.errno or 0
-            raise PlatformFailure(
-                f"sendto() failed: {os.strerror(pss.error)} ({pss.error})"
-            ) from None
+            pss.error = err
+            raise PlatformFailure(f"sendto() failed: {os.strerror(err)} ({err})") from None
 
     # -- new API addresses -----------------------------------------------------------------
 
@@ -542,7 +625,7 @@ class Sockets:
         h, pss = self.net.socket_of(handle)
         if h.socket_type == SocketType.TCP:
             sa = self._name(pss, libc.getpeername)
-            if sa is not None and len(sa) < 112:
+            if sa is not None and len(sa) < _SOCKADDR_ANY:
                 pss.peer = sa
                 pss.peer_size = len(sa)
                 return ADDRESS_HEADER_SIZE + len(sa)
@@ -566,12 +649,19 @@ class Sockets:
 
     # -- options ------------------------------------------------------------------------
 
+    def _option(self, name: bytes) -> SocketOption:
+        opt = find_option(name, self.net.profile.extended_tcp_options)
+        if opt is None:
+            if len(name) < 32:
+                text = name.split(b"\0", 1)[0].decode("latin-1")
+                self.c.fprintf(f"SocketPlugin: ignoring unknown option '{text}'\n")
+            raise PlatformFailure(f"unknown socket option {name.decode('latin-1')!r}")
+        return opt
+
     def set_option(self, handle: bytes | bytearray, name: bytes, value: bytes) -> int:
         """``sqSocketSetOptions...``: answers the integer it set (0 for a verbatim value)."""
         _h, pss = self.net.socket_of(handle)
-        opt = find_option(name, self.net.profile.extended_tcp_options)
-        if opt is None:
-            raise PlatformFailure(f"unknown socket option {name.decode('latin-1')!r}")
+        opt = self._option(name)
         if len(value) > MAX_OPTION_VALUE:
             raise PlatformFailure(
                 f"an option value of {len(value)} bytes is over {MAX_OPTION_VALUE}"
@@ -580,9 +670,11 @@ class Sockets:
         buf, reported = parse_option_value(value, single_character=single)
         try:
             if pss.sock is None:
-                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+                raise _EBADF
             pss.sock.setsockopt(opt.level, opt.optname, buf)
         except OSError as exc:
+            self._failed(exc)
+            self.c.perror("setsockopt")
             raise PlatformFailure(
                 f"setsockopt({opt.name}) failed: {exc.strerror} ({exc.errno})"
             ) from None
@@ -590,14 +682,13 @@ class Sockets:
 
     def get_option(self, handle: bytes | bytearray, name: bytes) -> int:
         _h, pss = self.net.socket_of(handle)
-        opt = find_option(name, self.net.profile.extended_tcp_options)
-        if opt is None:
-            raise PlatformFailure(f"unknown socket option {name.decode('latin-1')!r}")
+        opt = self._option(name)
         try:
             if pss.sock is None:
-                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+                raise _EBADF
             raw = pss.sock.getsockopt(opt.level, opt.optname, 4)
         except OSError as exc:
+            self._failed(exc)
             raise PlatformFailure(
                 f"getsockopt({opt.name}) failed: {exc.strerror} ({exc.errno})"
             ) from None
@@ -614,21 +705,31 @@ class Sockets:
         self._close(pss)
 
     def _close(self, pss: PrivateSocket) -> None:
-        if pss.sock is None:
+        sock = pss.sock
+        if sock is None:
             return  # already closed
-        self.net.aio.disable(pss.sock)
+        self.aio.disable(sock)
         self._apply(pss, Event.CLOSE_BEGIN)
         try:
-            self._close_fd(pss.sock)
+            self._close_fd(sock)
         except OSError as exc:
-            if exc.errno in _WOULD_BLOCK:
-                self._apply(pss, Event.CLOSE_DEFERRED)
-                self.net.aio.handle(pss.sock, self._close_handler, AIO_RWX, pss)
-                return
-            pss.error = exc.errno or 0
-            self._apply(pss, Event.CLOSE_ERROR)
+            err = self._failed(exc)
+            event = close_event(-1, err)
+        else:
+            err = 0
+            event = close_event(0, 0)
+        if event is Event.CLOSE_DEFERRED:
+            self._apply(pss, event)
+            self.aio.handle(sock, self._close_handler, AIO_RWX, pss)
             return
-        self._apply(pss, Event.CLOSE_DONE)
+        if event is Event.CLOSE_ERROR:
+            pss.error = err
+            self._apply(pss, event)
+            self.c.perror("closeConnection")
+            if sock.fileno() < 0:
+                pss.sock = None  # the descriptor is gone whatever close() answered
+            return
+        self._apply(pss, event)
         pss.sock = None
         # an accepted-but-never-taken connection is left alone by the C code (a
         # leaked descriptor); the emulator closes it with its listener
@@ -651,94 +752,120 @@ class Sockets:
         self._abort(pss)
 
     def _abort(self, pss: PrivateSocket) -> None:
-        _set_linger(pss.sock, False)
+        self._set_linger(pss.sock, False)
         self._close(pss)
 
     def destroy(self, handle: bytes | bytearray) -> None:
-        """``sqSocketDestroy``: abort if open, free the structure, null the handle's pointer."""
-        _h, pss = self.net.socket_of(handle)
-        if pss.sock is not None:
-            self._abort(pss)
-        if pss.sock is not None:
-            # a deferred close still pending: finish it now, nothing will wait for it
-            self.net.aio.disable(pss.sock)
-            pss.sock.close()
-            pss.sock = None
-        self.net.sockets.pop(pss.ptr, None)
-        self.net.clear_pointer(handle)
+        """``sqSocketDestroy``: abort if open, free the structure, null the handle's pointer.
 
-    # -- aio handlers (run on the aio thread, lock held) ----------------------------------
+        Whatever the abort answered, the descriptor is closed: the structure that
+        knew it is freed, so nothing could ever close it later.
+        """
+        _h, pss = self.net.socket_of(handle)
+        try:
+            if pss.sock is not None:
+                self._abort(pss)
+        finally:
+            for sock in (pss.sock, pss.accepted):
+                if sock is not None:
+                    self.aio.disable(sock)
+                    sock.close()
+            pss.sock = pss.accepted = None
+            self.net.sockets.pop(pss.ptr, None)
+            self.net.clear_pointer(handle)
+
+    # -- aio handlers (run inside the VM's poll, lock held) --------------------------------
 
     def _accept_handler(self, fd: int, data: object, flags: AioFlag) -> None:
-        pss = data if isinstance(data, PrivateSocket) else None
-        if pss is None or pss.sock is None or pss.fd != fd:
-            return
+        pss = self._client(data, "acceptHandler")
+        sock = pss.sock
+        assert sock is not None and sock.fileno() == fd, "acceptHandler on a foreign descriptor"
         if flags & AioFlag.X:
-            self.net.aio.disable(pss.sock)
-            pss.error = _socket_error(pss.sock)
-            pss.sock.close()
+            # "error during listen()"
+            self.aio.disable(sock)
+            pss.error = self._socket_error(sock)
+            sock.close()
             pss.sock = None
+            self.c.fprintf("acceptHandler: aborting server\n")
             self._apply(pss, Event.ACCEPT_ERROR)
             return
         try:
-            newsock, _addr = pss.sock.accept()
+            newsock, _addr = sock.accept()
         except OSError as exc:
-            if exc.errno in (errno.ECONNABORTED, *_WOULD_BLOCK):
+            err = self._failed(exc)
+            event = accept_event(False, err, pss.multi_listen)
+            if event is None:
                 # "let's just pretend this never happened"
-                self.net.aio.handle(pss.sock, self._accept_handler, AIO_RX)
+                self.aio.handle(sock, self._accept_handler, AIO_RX)
                 return
-            pss.error = exc.errno or 0
-            self.net.aio.disable(pss.sock)
-            pss.sock.close()
+            pss.error = err
+            self.c.perror("acceptHandler")
+            self.aio.disable(sock)
+            sock.close()
             pss.sock = None
-            self._apply(pss, Event.ACCEPT_ERROR)
+            self.c.fprintf("acceptHandler: aborting server\n")
+            self._apply(pss, event)
             return
-        _set_linger(newsock, True)
-        if pss.multi_listen:
+        event = accept_event(False, None, pss.multi_listen)
+        self._set_linger(newsock, True)
+        if event is Event.ACCEPT_QUEUED:
+            if pss.accepted is not None:
+                # the C code overwrites acceptedSock: the parked connection leaks there;
+                # the emulator closes it rather than leak the descriptor
+                pss.accepted.close()
             pss.accepted = newsock
-            self._apply(pss, Event.ACCEPT_QUEUED)
         else:
             # traditional listen: the client replaces the server in place
-            self.net.aio.disable(pss.sock)
-            pss.sock.close()
+            self.aio.disable(sock)
+            sock.close()
             pss.sock = newsock
-            self.net.aio.enable(newsock, pss)
-            self._apply(pss, Event.ACCEPT_IN_PLACE)
+            self.aio.enable(newsock, pss)
+        assert event is not None
+        self._apply(pss, event)
 
     def _connect_handler(self, fd: int, data: object, flags: AioFlag) -> None:
-        pss = data if isinstance(data, PrivateSocket) else None
-        if pss is None or pss.sock is None or pss.fd != fd:
-            return
-        if pss.state != SocketStatus.WAITING_FOR_CONNECTION:
-            return
-        err = _socket_error(pss.sock)
-        if flags & AioFlag.X:
-            self.net.aio.disable(pss.sock)
+        pss = self._client(data, "connectHandler")
+        exception = bool(flags & AioFlag.X)
+        if exception:
+            # "error during asynchronous connect()"
+            self.aio.disable(pss.sock)
+        err = self._socket_error(pss.sock)
+        event = connect_handler_event(exception, err)
+        if event is Event.CONNECT_FAILED:
             pss.error = err
-            self._apply(pss, Event.CONNECT_FAILED)
-        elif err:
-            pss.error = err
-            self._apply(pss, Event.CONNECT_FAILED)
+            self._apply(pss, event)
+            if exception:
+                self.c.perror("connectHandler")
         else:
-            self._apply(pss, Event.CONNECT_DONE)
-            _set_linger(pss.sock, True)
+            self._apply(pss, event)
+            self._set_linger(pss.sock, True)
 
     def _data_handler(self, fd: int, data: object, flags: AioFlag) -> None:
-        pss = data if isinstance(data, PrivateSocket) else None
-        if pss is None or pss.sock is None or pss.fd != fd:
-            return  # "dataHandler: pss is NULL"
+        if not isinstance(data, PrivateSocket):
+            # a descriptor armed but never enabled has no client data in aio.c
+            self.c.fprintf(f"dataHandler: pss is NULL fd={fd} data=(nil) flags=0x{int(flags):x}\n")
+            return
+        pss = data
         closed = False
-        if flags & AioFlag.R and _readable(pss.sock) != 1:
-            # would-block here is "why?" in C; it is still treated as closed
-            pss.error = _socket_error(pss.sock)
-            self._apply(pss, Event.PEER_CLOSED_AIO)  # signals the read semaphore
-            closed = True
+        if flags & AioFlag.R:
+            n = self._readable(pss.sock)
+            if n == 0:
+                self.c.fprintf(
+                    f"dataHandler: selected socket fd={fd} flags=0x{int(flags):x} "
+                    "would block (why?)\n"
+                )
+            event = data_handler_event(n)
+            if event is not None:
+                pss.error = self._socket_error(pss.sock)
+                self._apply(pss, event)  # signals the read semaphore
+                closed = True
         if flags & AioFlag.X:
             # out-of-band data: the image cannot read it, so it is discarded
             try:
-                pss.sock.recv(1, socket.MSG_OOB)
-            except OSError:
-                pass
+                if pss.sock is not None and pss.sock.recv(1, socket.MSG_OOB):
+                    self.c.fprintf("socket: received OOB data\n")
+            except OSError as exc:
+                self._failed(exc)
         if flags & AioFlag.R and not closed:
             # dataHandler: one notify(pss, READ_NOTIFY) per call, whether or not the
             # peer closed (PEER_CLOSED_AIO's row already gave it)
@@ -747,9 +874,14 @@ class Sockets:
             self.net.notify(pss, write=True)
 
     def _close_handler(self, fd: int, data: object, flags: AioFlag) -> None:
-        pss = data if isinstance(data, PrivateSocket) else None
-        if pss is None or pss.sock is None:
-            return
-        self.net.aio.disable(pss.sock)
+        pss = self._client(data, "closeHandler")
+        self.aio.disable(pss.sock)
         self._apply(pss, Event.CLOSE_HANDLER)
         pss.sock = None
+
+    @staticmethod
+    def _client(data: object, handler: str) -> PrivateSocket:
+        """The handler's client data: a socket structure (C would dereference NULL)."""
+        if not isinstance(data, PrivateSocket):
+            raise AssertionError(f"{handler} called with no socket structure (C: NULL)")
+        return data

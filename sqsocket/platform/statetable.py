@@ -1,23 +1,31 @@
-"""The connection-status state machine of the Unix SocketPlugin, as an explicit table.
+"""The connection-status state machine of the Unix SocketPlugin: every rule in one module.
 
-Every assignment to ``pss->sockState`` in sqUnixSocket.c is one row here: the
-event that causes it, the C function (and condition) where it happens, the
-states it can happen in, the state it leaves, and which semaphore it signals.
-The platform layer changes a socket's state only through :func:`transition`, so
-this table *is* the behaviour, and tests read it row by row.
+Every assignment to ``pss->sockState`` in sqUnixSocket.c is one row of
+:data:`TABLE`: the event that causes it, the states the C code can be in when it
+happens, the state it leaves, the semaphore it signals, and where in the C code
+it is. The conditions that *choose* an event (what a ``read()`` answered, the
+errno of a ``connect()``, the outcome of an ``accept()``) are the small pure
+functions below the table; the platform layer asks them and then applies the row
+through :func:`transition`, and changes a socket's state nowhere else. So this
+module is the behaviour, and it is tested without sockets.
 
-The C code rarely checks the state it starts from (a failed ``write()`` marks
-any socket OtherEndClosed), so ``sources`` lists the states in which the event
-can actually arise; :func:`transition` refuses a row applied from any other
-state, which catches emulator bugs rather than imitating them.
+The C code rarely looks at the state it changes: ``acceptHandler``,
+``connectHandler`` and a failed ``write()`` assign their state whatever the socket
+was doing. ``sources`` lists the states the C code's control flow allows (all of
+them, for those rows); :func:`transition` refuses a row from any other state,
+which can only be an emulator bug, and says so with :class:`IllegalTransition`.
 """
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from enum import Enum
 
+from sqsocket.errors import EmulatorError
 from sqsocket.platform.constants import SocketStatus as S
+from sqsocket.platform.constants import SocketType
+from sqsocket.vm.events import VMEvent
 
 
 class Notify(Enum):
@@ -65,191 +73,46 @@ class Transition:
     where: str  # the C function and the condition, for readers and for docs
 
 
-_ANY_LIVE = frozenset(
-    {S.UNCONNECTED, S.WAITING_FOR_CONNECTION, S.CONNECTED, S.OTHER_END_CLOSED, S.THIS_END_CLOSED}
-)
-# The C code assigns most states without looking at the old one, so these events can
-# also reach a socket an accept error left Invalid (before the image asks its status,
-# which drops it): its descriptor is closed, so a send or read fails and a close runs.
-_ANY = _ANY_LIVE | {S.INVALID}
+NEW = None
+ANY = frozenset(S)  # the C code assigns without looking: any state, Invalid included
+CONNECTED = frozenset({S.CONNECTED})
+CLOSING = frozenset({S.THIS_END_CLOSED})
+N = Notify
 
+# fmt: off
 TABLE: tuple[Transition, ...] = (
-    Transition(
-        Event.CREATE_STREAM,
-        None,
-        S.UNCONNECTED,
-        Notify.NONE,
-        "sqSocketCreateNetType...: TCPSocketType",
-    ),
-    Transition(
-        Event.CREATE_DGRAM,
-        None,
-        S.CONNECTED,
-        Notify.NONE,
-        "sqSocketCreateNetType...: 'UDP sockets are born connected'",
-    ),
-    Transition(
-        Event.CREATE_RAW,
-        None,
-        S.CONNECTED,
-        Notify.NONE,
-        "sqSocketCreateRawProtoType...: 'RAW sockets are born connected'",
-    ),
-    Transition(
-        Event.LISTEN,
-        _ANY,
-        S.WAITING_FOR_CONNECTION,
-        Notify.NONE,
-        "sqSocketListenOnPortBacklogSizeInterface / sqSocketListenBacklog: TCP only",
-    ),
-    Transition(
-        Event.CONNECT_SYNC,
-        _ANY,
-        S.CONNECTED,
-        Notify.CONN,
-        "sqSocketConnectTo{Port,AddressSize}: connect() == 0",
-    ),
-    Transition(
-        Event.CONNECT_PENDING,
-        _ANY,
-        S.WAITING_FOR_CONNECTION,
-        Notify.NONE,
-        "sqSocketConnectTo{Port,AddressSize}: EINPROGRESS/EWOULDBLOCK, connectHandler armed",
-    ),
-    Transition(
-        Event.CONNECT_ERROR,
-        _ANY,
-        S.UNCONNECTED,
-        Notify.CONN,
-        "sqSocketConnectTo{Port,AddressSize}: any other errno, kept as the socket error",
-    ),
-    Transition(
-        Event.CONNECT_DONE,
-        frozenset({S.WAITING_FOR_CONNECTION}),
-        S.CONNECTED,
-        Notify.CONN,
-        "connectHandler: writable and SO_ERROR == 0",
-    ),
-    Transition(
-        Event.CONNECT_FAILED,
-        frozenset({S.WAITING_FOR_CONNECTION}),
-        S.UNCONNECTED,
-        Notify.CONN,
-        "connectHandler: SO_ERROR != 0",
-    ),
-    Transition(
-        Event.DGRAM_CONNECT,
-        _ANY,
-        S.CONNECTED,
-        Notify.NONE,
-        "sqSocketConnectTo{Port,AddressSize}: UDP/RAW connect() == 0",
-    ),
-    Transition(
-        Event.ACCEPT_IN_PLACE,
-        frozenset({S.WAITING_FOR_CONNECTION}),
-        S.CONNECTED,
-        Notify.CONN,
-        "acceptHandler: !multiListen, listener closed, pss->s = new fd",
-    ),
-    Transition(
-        Event.ACCEPT_QUEUED,
-        frozenset({S.WAITING_FOR_CONNECTION}),
-        S.CONNECTED,
-        Notify.CONN,
-        "acceptHandler: multiListen, pss->acceptedSock = new fd",
-    ),
-    Transition(
-        Event.ACCEPT_ERROR,
-        frozenset({S.WAITING_FOR_CONNECTION}),
-        S.INVALID,
-        Notify.CONN,
-        "acceptHandler: accept() failed (not ECONNABORTED)",
-    ),
-    Transition(
-        Event.ACCEPT_TAKEN,
-        _ANY,
-        S.WAITING_FOR_CONNECTION,
-        Notify.NONE,
-        "sqSocketAcceptFrom...: server re-armed for the next connection",
-    ),
-    Transition(
-        Event.ACCEPTED,
-        None,
-        S.CONNECTED,
-        Notify.NONE,
-        "sqSocketAcceptFrom...: the new socket is born connected",
-    ),
-    Transition(
-        Event.PEER_CLOSED_READ,
-        _ANY,
-        S.OTHER_END_CLOSED,
-        Notify.CONN,
-        "sqSocketReceiveDataBufCount (TCP): read() <= 0 and not EWOULDBLOCK",
-    ),
-    Transition(
-        Event.PEER_CLOSED_PEEK,
-        frozenset({S.CONNECTED}),
-        S.OTHER_END_CLOSED,
-        Notify.NONE,
-        "sqSocketReceiveDataAvailable: recv(MSG_PEEK) answered EOF/error",
-    ),
-    Transition(
-        Event.PEER_CLOSED_AIO,
-        _ANY,
-        S.OTHER_END_CLOSED,
-        Notify.READ,
-        "dataHandler: readable but recv(MSG_PEEK) answered EOF/error",
-    ),
-    Transition(
-        Event.SEND_FAILED,
-        _ANY,
-        S.OTHER_END_CLOSED,
-        Notify.NONE,
-        "sqSocketSendDataBufCount (TCP): write() <= 0 and not EWOULDBLOCK",
-    ),
-    Transition(
-        Event.CLOSE_BEGIN,
-        _ANY,
-        S.THIS_END_CLOSED,
-        Notify.NONE,
-        "sqSocketCloseConnection: before close()",
-    ),
-    Transition(
-        Event.CLOSE_DONE,
-        frozenset({S.THIS_END_CLOSED}),
-        S.UNCONNECTED,
-        Notify.NONE,
-        "sqSocketCloseConnection: close() == 0, pss->s = -1",
-    ),
-    Transition(
-        Event.CLOSE_ERROR,
-        frozenset({S.THIS_END_CLOSED}),
-        S.UNCONNECTED,
-        Notify.CONN,
-        "sqSocketCloseConnection: close() == -1, errno != EWOULDBLOCK",
-    ),
-    Transition(
-        Event.CLOSE_DEFERRED,
-        frozenset({S.THIS_END_CLOSED}),
-        S.THIS_END_CLOSED,
-        Notify.NONE,
-        "sqSocketCloseConnection: close() == -1 with EWOULDBLOCK, closeHandler armed "
-        "(Linux's close() never answers that, so the VM never shows state 4 for long)",
-    ),
-    Transition(
-        Event.CLOSE_HANDLER,
-        frozenset({S.THIS_END_CLOSED}),
-        S.UNCONNECTED,
-        Notify.CONN,
-        "closeHandler: deferred close finished, pss->s = -1",
-    ),
+    Transition(Event.CREATE_STREAM,    NEW,       S.UNCONNECTED,            N.NONE,  "sqSocketCreateNetType...: TCPSocketType"),  # noqa: E501
+    Transition(Event.CREATE_DGRAM,     NEW,       S.CONNECTED,              N.NONE,  "sqSocketCreateNetType...: 'UDP sockets are born connected'"),  # noqa: E501
+    Transition(Event.CREATE_RAW,       NEW,       S.CONNECTED,              N.NONE,  "sqSocketCreateRawProtoType...: 'RAW sockets are born connected'"),  # noqa: E501
+    Transition(Event.LISTEN,           ANY,       S.WAITING_FOR_CONNECTION, N.NONE,  "sqSocketListenOnPortBacklogSizeInterface / sqSocketListenBacklog: TCP only, listen()'s result ignored"),  # noqa: E501
+    Transition(Event.CONNECT_SYNC,     ANY,       S.CONNECTED,              N.CONN,  "sqSocketConnectTo{Port,AddressSize}: connect() == 0"),  # noqa: E501
+    Transition(Event.CONNECT_PENDING,  ANY,       S.WAITING_FOR_CONNECTION, N.NONE,  "sqSocketConnectTo{Port,AddressSize}: EINPROGRESS/EWOULDBLOCK, connectHandler armed"),  # noqa: E501
+    Transition(Event.CONNECT_ERROR,    ANY,       S.UNCONNECTED,            N.CONN,  "sqSocketConnectTo{Port,AddressSize}: any other errno, read after perror()"),  # noqa: E501
+    Transition(Event.CONNECT_DONE,     ANY,       S.CONNECTED,              N.CONN,  "connectHandler: writable and SO_ERROR == 0 (the state is not checked)"),  # noqa: E501
+    Transition(Event.CONNECT_FAILED,   ANY,       S.UNCONNECTED,            N.CONN,  "connectHandler: exception, or SO_ERROR != 0"),  # noqa: E501
+    Transition(Event.DGRAM_CONNECT,    ANY,       S.CONNECTED,              N.NONE,  "sqSocketConnectTo{Port,AddressSize}: UDP/RAW connect() == 0"),  # noqa: E501
+    Transition(Event.ACCEPT_IN_PLACE,  ANY,       S.CONNECTED,              N.CONN,  "acceptHandler: !multiListen, listener closed, pss->s = new fd (the state is not checked)"),  # noqa: E501
+    Transition(Event.ACCEPT_QUEUED,    ANY,       S.CONNECTED,              N.CONN,  "acceptHandler: multiListen, pss->acceptedSock = new fd"),  # noqa: E501
+    Transition(Event.ACCEPT_ERROR,     ANY,       S.INVALID,                N.CONN,  "acceptHandler: exception, or accept() failed (not ECONNABORTED)"),  # noqa: E501
+    Transition(Event.ACCEPT_TAKEN,     ANY,       S.WAITING_FOR_CONNECTION, N.NONE,  "sqSocketAcceptFrom...: server re-armed for the next connection"),  # noqa: E501
+    Transition(Event.ACCEPTED,         NEW,       S.CONNECTED,              N.NONE,  "sqSocketAcceptFrom...: the new socket is born connected"),  # noqa: E501
+    Transition(Event.PEER_CLOSED_READ, ANY,       S.OTHER_END_CLOSED,       N.CONN,  "sqSocketReceiveDataBufCount (TCP): read() <= 0 and not EWOULDBLOCK"),  # noqa: E501
+    Transition(Event.PEER_CLOSED_PEEK, CONNECTED, S.OTHER_END_CLOSED,       N.NONE,  "sqSocketReceiveDataAvailable: Connected, and recv(MSG_PEEK) answered EOF/error"),  # noqa: E501
+    Transition(Event.PEER_CLOSED_AIO,  ANY,       S.OTHER_END_CLOSED,       N.READ,  "dataHandler: readable but recv(MSG_PEEK) answered EOF/error (or would block)"),  # noqa: E501
+    Transition(Event.SEND_FAILED,      ANY,       S.OTHER_END_CLOSED,       N.NONE,  "sqSocketSendDataBufCount (TCP): write() <= 0 and not EWOULDBLOCK"),  # noqa: E501
+    Transition(Event.CLOSE_BEGIN,      ANY,       S.THIS_END_CLOSED,        N.NONE,  "sqSocketCloseConnection: before close()"),  # noqa: E501
+    Transition(Event.CLOSE_DONE,       CLOSING,   S.UNCONNECTED,            N.NONE,  "sqSocketCloseConnection: close() == 0, pss->s = -1"),  # noqa: E501
+    Transition(Event.CLOSE_ERROR,      CLOSING,   S.UNCONNECTED,            N.CONN,  "sqSocketCloseConnection: close() == -1, errno != EWOULDBLOCK"),  # noqa: E501
+    Transition(Event.CLOSE_DEFERRED,   CLOSING,   S.THIS_END_CLOSED,        N.NONE,  "sqSocketCloseConnection: close() == -1 with EWOULDBLOCK, closeHandler armed (never on Linux)"),  # noqa: E501
+    Transition(Event.CLOSE_HANDLER,    ANY,       S.UNCONNECTED,            N.CONN,  "closeHandler: deferred close finished, pss->s = -1"),  # noqa: E501
 )
+# fmt: on
 
 BY_EVENT: dict[Event, Transition] = {row.event: row for row in TABLE}
 assert len(BY_EVENT) == len(TABLE), "one row per event"
 
 
-class IllegalTransition(AssertionError):
+class IllegalTransition(EmulatorError):
     """The emulator tried an event from a state in which the C code cannot reach it."""
 
 
@@ -264,18 +127,116 @@ def transition(current: S | None, event: Event) -> Transition:
     return row
 
 
+@dataclass(frozen=True)
+class StateChanged(VMEvent):
+    """What an observer is told when a row is applied to a socket."""
+
+    socket: int  # the socket's privateSocketPtr
+    event: Event
+    before: S | None
+    after: S
+    signalled: tuple[int, ...]  # the semaphore indices the row signalled
+
+
+# -- the conditions that choose an event: pure functions of what the C code tested --------
+
+_WOULD_BLOCK = errno.EWOULDBLOCK  # == EAGAIN on Linux; the C code tests EWOULDBLOCK
+
+
+def create_event(socket_type: int) -> Event:
+    """Which row a socket is born by: UDP and RAW sockets are born connected."""
+    if socket_type == SocketType.UDP:
+        return Event.CREATE_DGRAM
+    if socket_type == SocketType.RAW:
+        return Event.CREATE_RAW
+    return Event.CREATE_STREAM
+
+
+def connect_event(err: int) -> Event:
+    """A TCP ``connect()``: ``err`` is 0 when it answered 0, else the errno it left."""
+    if err == 0:
+        return Event.CONNECT_SYNC
+    if err in (errno.EINPROGRESS, _WOULD_BLOCK):
+        # a Unix-domain connect on a full backlog answers EAGAIN: treated as in progress
+        return Event.CONNECT_PENDING
+    return Event.CONNECT_ERROR
+
+
+def connect_handler_event(exception: bool, so_error: int) -> Event:
+    """connectHandler: the exception flag, else SO_ERROR, decides."""
+    if exception or so_error:
+        return Event.CONNECT_FAILED
+    return Event.CONNECT_DONE
+
+
+def accept_event(exception: bool, accept_errno: int | None, multi_listen: bool) -> Event | None:
+    """acceptHandler: None means "pretend this never happened" (ECONNABORTED, re-armed)."""
+    if exception:
+        return Event.ACCEPT_ERROR
+    if accept_errno == errno.ECONNABORTED:
+        return None
+    if accept_errno is not None:
+        return Event.ACCEPT_ERROR
+    return Event.ACCEPT_QUEUED if multi_listen else Event.ACCEPT_IN_PLACE
+
+
+def read_event(nread: int, err: int) -> Event | None:
+    """sqSocketReceiveDataBufCount (TCP): ``read()`` answered ``nread`` (-1: it failed, ``err``)."""
+    if nread > 0 or (nread == -1 and err == _WOULD_BLOCK):
+        return None
+    return Event.PEER_CLOSED_READ
+
+
+def send_event(nsent: int, err: int) -> Event | None:
+    """sqSocketSendDataBufCount (TCP): ``write()`` answered ``nsent`` (-1: failed with ``err``)."""
+    if nsent > 0 or (nsent == -1 and err == _WOULD_BLOCK):
+        return None
+    return Event.SEND_FAILED
+
+
+def peek_event(state: S, readable: int) -> Event | None:
+    """sqSocketReceiveDataAvailable: only a Connected socket is peeked; -1 is EOF or error."""
+    if state == S.CONNECTED and readable < 0:
+        return Event.PEER_CLOSED_PEEK
+    return None
+
+
+def data_handler_event(readable: int) -> Event | None:
+    """dataHandler, read flag: anything but "1 byte to read" counts as closed (would-block too)."""
+    return None if readable == 1 else Event.PEER_CLOSED_AIO
+
+
+def close_event(result: int, err: int) -> Event:
+    """sqSocketCloseConnection: ``close()`` answered ``result`` (-1: failed with ``err``)."""
+    if result == 0:
+        return Event.CLOSE_DONE
+    if err != _WOULD_BLOCK:
+        return Event.CLOSE_ERROR
+    return Event.CLOSE_DEFERRED
+
+
+# -- reading the table --------------------------------------------------------------------
+
+
 def rows_into(target: S) -> list[Transition]:
     """Every row that ends in ``target`` (used by tests and by the docs)."""
     return [row for row in TABLE if row.target == target]
+
+
+def _sources_text(row: Transition) -> str:
+    if row.sources is None:
+        return "new"
+    if row.sources == ANY:
+        return "any"
+    return ", ".join(s.name for s in sorted(row.sources))
 
 
 def render_markdown() -> str:
     """The table as Markdown, for ``sqsocket primitives --states`` and docs."""
     lines = ["| event | from | to | signals | where (sqUnixSocket.c) |", "|---|---|---|---|---|"]
     for row in TABLE:
-        src = "new" if row.sources is None else ", ".join(s.name for s in sorted(row.sources))
         lines.append(
-            f"| {row.event.name} | {src} | {row.target.name} ({int(row.target)}) "
+            f"| {row.event.name} | {_sources_text(row)} | {row.target.name} ({int(row.target)}) "
             f"| {row.notify.value} | {row.where} |"
         )
     return "\n".join(lines)

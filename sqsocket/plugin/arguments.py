@@ -40,7 +40,7 @@ def byte_object(value: object, what: str) -> bytes:
             raise ArgumentError(f"{what} has characters a ByteString cannot hold") from None
     if isinstance(value, bytes | bytearray):
         return bytes(value)
-    if isinstance(value, memoryview) and value.itemsize == 1:
+    if isinstance(value, memoryview) and value.itemsize == 1 and value.ndim == 1:
         return value.tobytes()
     raise ArgumentError(
         f"{what} must be a byte object (String or ByteArray), not {type(value).__name__}"
@@ -51,7 +51,13 @@ def mutable_bytes(value: object, what: str) -> bytearray | memoryview:
     """A byte object the primitive writes into: it must be mutable."""
     if isinstance(value, bytearray):
         return value
-    if isinstance(value, memoryview) and not value.readonly and value.itemsize == 1:
+    if (
+        isinstance(value, memoryview)
+        and not value.readonly
+        and value.itemsize == 1
+        and value.ndim == 1
+        and value.c_contiguous
+    ):
         return value
     if isinstance(value, bytes | str):
         raise ArgumentError(
@@ -98,6 +104,9 @@ def data_buffer(
     elif isinstance(value, bytearray):
         element, size, view = 1, len(value), memoryview(value)
     elif isinstance(value, memoryview) and value.itemsize == 1 and value.ndim == 1:
+        if not value.c_contiguous:
+            # a ByteArray is one run of bytes; a strided view is nothing the VM could pass
+            raise ArgumentError(f"{what} must be contiguous bytes, not a strided memoryview")
         element, size, view = 1, len(value), value
     elif not writable and isinstance(value, bytes):
         element, size, view = 1, len(value), memoryview(value)

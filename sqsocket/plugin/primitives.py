@@ -4,8 +4,13 @@ The pattern of every method is SocketPlugin.c's: check and convert the
 arguments (failing where ``stackIntegerValue``/``isBytes``/``socketValueOf``
 would), call the platform function, fail if it failed, answer the result. Every
 call holds the VM lock, so primitives and aio handlers never interleave, as they
-never do on the VM's single thread. The only exception a primitive raises is
-:class:`~sqsocket.errors.PrimitiveFailed`.
+never do on the VM's single thread, and first runs the interpreter's periodic
+event check (which polls for I/O once the VM's poll interval has passed).
+
+A primitive fails -- :class:`~sqsocket.errors.PrimitiveFailed` -- only where the VM's
+would: a wrong argument (kind, count, range) or a platform failure. Anything else
+that goes wrong inside is an emulator bug and raises
+:class:`~sqsocket.errors.EmulatorError`, so it can never pass for a real failure.
 
 Python conventions: a Smalltalk String or ByteArray argument is ``bytes`` or
 ``bytearray`` (a ``str`` is taken as a ByteString); an argument the primitive
@@ -19,11 +24,12 @@ where the primitive answers its receiver.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqsocket.errors import PrimitiveFailed
+from sqsocket.errors import EmulatorError, PrimitiveFailed
 from sqsocket.platform.failure import PlatformFailure
 from sqsocket.platform.layouts import (
     ADDRESS_HEADER_SIZE,
@@ -44,7 +50,8 @@ from sqsocket.plugin.arguments import (
     socket_handle,
 )
 from sqsocket.plugin.exports import MODULE_NAME
-from sqsocket.vm.semaphores import VirtualMachine
+from sqsocket.vm.events import Observer, PrimitiveAnswered, PrimitiveCalled, PrimitiveFailedEvent
+from sqsocket.vm.machine import VirtualMachine
 
 
 @dataclass(frozen=True)
@@ -63,27 +70,52 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
-    """Register a primitive and wrap it: lock held, every failure a PrimitiveFailed."""
+    """Register a primitive and wrap it: lock held, periodic check run, failures sorted.
+
+    ``arguments`` declares the kind of each argument, in order; a call with another
+    number of arguments fails as the VM fails a primitive whose method has the
+    wrong argument count.
+    """
+    most = len(arguments)
+    least = sum(1 for kind in arguments if not kind.startswith("["))  # "[Kind]" is optional
 
     def wrap(method: F) -> F:
         @functools.wraps(method)
-        def call(self: SocketPlugin, *args: Any) -> Any:
-            if name in self.profile.missing_primitives:
-                raise PrimitiveFailed(
-                    name, f"the {self.profile.name} SocketPlugin does not export this primitive"
-                )
-            with self.net.lock:
+        def call(self: SocketPlugin, *args: Any, **kwargs: Any) -> Any:
+            vm = self.vm
+            with vm.lock:
+                vm.check_for_interrupts()
+                if name in self.profile.missing_primitives:
+                    raise PrimitiveFailed(
+                        name, f"the {self.profile.name} SocketPlugin does not export this primitive"
+                    )
+                if kwargs:
+                    raise PrimitiveFailed(
+                        name, f"primitives take positional arguments only, not {', '.join(kwargs)}"
+                    )
+                if not least <= len(args) <= most:
+                    takes = f"{least}" if least == most else f"{least} to {most}"
+                    raise PrimitiveFailed(
+                        name, f"takes {takes} argument{'s' * (most != 1)}, not {len(args)}"
+                    )
+                observed = vm.observed
+                if observed:
+                    vm.emit(PrimitiveCalled(vm.now(), name, args))
                 try:
-                    return method(self, *args)
-                except PrimitiveFailed:
-                    raise
+                    result = method(self, *args)
                 except (PlatformFailure, ArgumentError) as exc:
+                    if observed:
+                        vm.emit(PrimitiveFailedEvent(vm.now(), name, str(exc)))
                     raise PrimitiveFailed(name, str(exc)) from None
-                except TypeError as exc:
-                    # wrong number of arguments: the VM's method would not even be called
-                    raise PrimitiveFailed(name, f"bad arguments: {exc}") from None
-                except Exception as exc:  # nothing else may escape a primitive
-                    raise PrimitiveFailed(name, f"unexpected {type(exc).__name__}: {exc}") from exc
+                except (PrimitiveFailed, EmulatorError):
+                    raise
+                except Exception as exc:
+                    raise EmulatorError(
+                        f"{name} raised {type(exc).__name__} inside the emulator: {exc}"
+                    ) from exc
+                if observed:
+                    vm.emit(PrimitiveAnswered(vm.now(), name, result))
+                return result
 
         PRIMITIVES[name] = PrimitiveSpec(
             name=name,
@@ -96,22 +128,34 @@ def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
     return wrap
 
 
+def _release(net: Network, vm: VirtualMachine | None) -> None:
+    """What quitting the VM releases: every socket, and the VM's own descriptors."""
+    with net.lock:
+        net.network_shutdown()
+    if vm is not None:
+        vm.close()
+
+
 class SocketPlugin:
     """An emulated SocketPlugin in an emulated VM (its own session, sockets and aio thread)."""
 
     def __init__(self, vm: VirtualMachine | None = None, profile: Profile | str = DEFAULT_PROFILE):
-        self.vm = vm or VirtualMachine()
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        owns_vm = vm is None
+        self.vm = vm if vm is not None else VirtualMachine(self.profile.events)
         self.net = Network(self.vm, self.profile)
         self.resolver = Resolver(self.net)
         self.sockets = Sockets(self.net)
+        # A plugin dropped without close() still releases its descriptors, as the VM
+        # releases everything when it quits.
+        self._finalizer = weakref.finalize(self, _release, self.net, self.vm if owns_vm else None)
 
     # -- module ----------------------------------------------------------------------
 
     def lookup(self, name: str) -> Callable[..., Any]:
         """Look a primitive up by its exact VM name, as ``<primitive: 'name' module: ...>`` does."""
-        if name not in PRIMITIVES:
-            raise PrimitiveFailed(name, "SocketPlugin has no such primitive")
+        if not isinstance(name, str) or name not in PRIMITIVES:
+            raise PrimitiveFailed(str(name), "SocketPlugin has no such primitive")
         return getattr(self, name)
 
     def call(self, name: str, *args: Any) -> Any:
@@ -130,8 +174,15 @@ class SocketPlugin:
             self.net.network_shutdown()
 
     def close(self) -> None:
-        """Release everything (the VM quits)."""
-        self.shutdownModule()
+        """Release everything (the VM quits): every socket, and a VM this plugin made."""
+        self._finalizer()
+
+    def observe(self, observer: Observer) -> Callable[[], None]:
+        """Tell ``observer`` every primitive call, state change, signal and poll; answer an undo.
+
+        See :mod:`sqsocket.vm.events` and :class:`sqsocket.platform.statetable.StateChanged`.
+        """
+        return self.vm.observe(observer)
 
     def __enter__(self) -> SocketPlugin:
         return self

@@ -1,5 +1,6 @@
 """The parts of the interpreter that the SocketPlugin calls back into."""
 
-from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore, VirtualMachine
+from sqsocket.vm.machine import EventModel, VirtualMachine
+from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore
 
-__all__ = ["ExternalObjectsTable", "Semaphore", "VirtualMachine"]
+__all__ = ["EventModel", "ExternalObjectsTable", "Semaphore", "VirtualMachine"]

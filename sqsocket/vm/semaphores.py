@@ -2,38 +2,87 @@
 
 The image registers a Semaphore with ``Smalltalk registerExternalObject:`` and
 passes the 1-based index it gets back to the plugin. The plugin never holds the
-Semaphore itself: its aio handlers call ``signalSemaphoreWithIndex(i)``, which
-is safe from any thread; the interpreter signals the Semaphore at its next
-interrupt check. Index 0 means "no semaphore" and is ignored, as in the VM.
+Semaphore itself: its aio handlers call ``signalSemaphoreWithIndex(i)``. Index 0
+means "no semaphore" and is ignored, as in the VM.
+
+A Semaphore registered with a VM waits the way a Smalltalk process waits: while
+it is not signalled, no other process can run, so the VM's idle process runs and
+polls for I/O (:meth:`sqsocket.vm.machine.VirtualMachine.wait`). That poll is
+where the plugin's aio handlers run and signal semaphores. A Semaphore that
+belongs to no VM is a plain counting semaphore.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqsocket.vm.machine import VirtualMachine
 
 
 class Semaphore:
     """A counting semaphore with Smalltalk's semantics: excess signals are kept."""
 
+    __slots__ = ("__weakref__", "_cond", "_excess", "_vm", "name", "signals")
+
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._excess = 0
+        self._vm: VirtualMachine | None = None
         self.signals = 0  # total ever received: handy for tests and traces
+
+    @property
+    def vm(self) -> VirtualMachine | None:
+        """The VM whose idle process runs while this semaphore is waited on (if any)."""
+        return self._vm
 
     def signal(self) -> None:
         with self._cond:
             self._excess += 1
             self.signals += 1
             self._cond.notify()
+        vm = self._vm
+        if vm is not None:
+            vm.semaphore_signalled(self)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a signal; answer False if ``timeout`` seconds passed without one."""
+        """Wait for a signal; answer False if ``timeout`` seconds passed without one.
+
+        With a VM, waiting runs the VM's idle process (its I/O poll) meanwhile.
+        """
+        vm = self._vm
+        if vm is not None:
+            return vm.wait(self, timeout)
+        return self.wait_plain(timeout)
+
+    def wait_timeout_ms(self, ms: int) -> bool:
+        """``waitTimeoutMSecs:`` answers true when it timed out; this answers True if signalled."""
+        return self.wait(ms / 1000.0)
+
+    def try_acquire(self) -> bool:
+        """Take one excess signal if there is one (never waits)."""
+        with self._cond:
+            if self._excess:
+                self._excess -= 1
+                return True
+            return False
+
+    def wait_plain(self, timeout: float | None, until: Callable[[], bool] | None = None) -> bool:
+        """Wait on the condition alone (no I/O poll); ``until`` may end the wait early.
+
+        Answers True if a signal was taken; False on time-out or when ``until()``
+        became true first.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._excess == 0:
+                if until is not None and until():
+                    return False
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -41,9 +90,10 @@ class Semaphore:
             self._excess -= 1
             return True
 
-    def wait_timeout_ms(self, ms: int) -> bool:
-        """``waitTimeoutMSecs:`` answers true when it timed out; this answers True if signalled."""
-        return self.wait(ms / 1000.0)
+    def wake_waiter(self) -> None:
+        """Wake a thread in :meth:`wait_plain` so it looks again (a VM hand-off)."""
+        with self._cond:
+            self._cond.notify_all()
 
     def initialize_signals(self) -> None:
         """``initSignals``: forget pending signals."""
@@ -60,61 +110,55 @@ class Semaphore:
 
 
 class ExternalObjectsTable:
-    """``Smalltalk externalObjects``: slots indexed from 1; freed slots are reused."""
+    """``Smalltalk externalObjects``: slots indexed from 1; freed slots are reused.
 
-    def __init__(self) -> None:
+    Registration and removal are O(1): an object-to-index map and a free list
+    (lowest freed slot first, as the image's scan for the first nil would find).
+    """
+
+    def __init__(self, vm: VirtualMachine | None = None) -> None:
         self._lock = threading.Lock()
         self._slots: list[Semaphore | None] = []
+        self._index: dict[Semaphore, int] = {}
+        self._free: list[int] = []  # a heap of free 1-based indices
+        self._vm = vm
 
     def register(self, sema: Semaphore) -> int:
         """``registerExternalObject:``: answer the index, reusing a free slot."""
         with self._lock:
-            for i, existing in enumerate(self._slots):
-                if existing is sema:
-                    return i + 1
-            for i, existing in enumerate(self._slots):
-                if existing is None:
-                    self._slots[i] = sema
-                    return i + 1
-            self._slots.append(sema)
-            return len(self._slots)
+            index = self._index.get(sema)
+            if index is not None:
+                return index
+            if self._free:
+                index = heapq.heappop(self._free)
+                self._slots[index - 1] = sema
+            else:
+                self._slots.append(sema)
+                index = len(self._slots)
+            self._index[sema] = index
+            if self._vm is not None and sema._vm is None:
+                sema._vm = self._vm
+            return index
 
     def unregister(self, sema: Semaphore) -> None:
         """``unregisterExternalObject:``."""
         with self._lock:
-            for i, existing in enumerate(self._slots):
-                if existing is sema:
-                    self._slots[i] = None
+            index = self._index.pop(sema, None)
+            if index is not None:
+                self._slots[index - 1] = None
+                heapq.heappush(self._free, index)
 
     def at(self, index: int) -> Semaphore | None:
-        with self._lock:
-            if 1 <= index <= len(self._slots):
-                return self._slots[index - 1]
-            return None
+        slots = self._slots
+        if 0 < index <= len(slots):
+            return slots[index - 1]
+        return None
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(1 for s in self._slots if s is not None)
+            return len(self._index)
 
-
-@dataclass
-class VirtualMachine:
-    """The interpreter proxy, reduced to what the SocketPlugin uses.
-
-    ``signal_semaphore_with_index`` may be called from the aio thread, exactly as
-    ``signalSemaphoreWithIndex()`` is called from the VM's aio handlers.
-    """
-
-    external_objects: ExternalObjectsTable = field(default_factory=ExternalObjectsTable)
-
-    def signal_semaphore_with_index(self, index: int) -> None:
-        if index <= 0:
-            return
-        sema = self.external_objects.at(index)
-        if sema is not None:
-            sema.signal()
-
-    def new_semaphore(self, name: str = "") -> tuple[Semaphore, int]:
-        """``Semaphore new`` plus ``registerExternalObject:``: answer it and its index."""
-        sema = Semaphore(name)
-        return sema, self.external_objects.register(sema)
+    @property
+    def size(self) -> int:
+        """Slots in use or free (the Array's size)."""
+        return len(self._slots)
