@@ -27,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--image", help="the headless image (default: the built one)")
     c.add_argument("--json", action="store_true", help="print the results as JSON")
     c.add_argument("--diff-only", action="store_true", help="print only the differences")
+    c.add_argument(
+        "--repeat",
+        type=_repeat_count,
+        default=1,
+        metavar="N",
+        help="run each side N times and report scenarios whose output varies (1..100)",
+    )
     c.set_defaults(func=run_conformance_command)
 
     i = sub.add_parser(
@@ -44,6 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--skip-vm", action="store_true", help="leave out the squeak-vm rows")
     i.add_argument("--timeout", type=float, default=60.0, help="seconds per row")
     i.set_defaults(func=run_interop_command)
+
+
+def _repeat_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be 1..100, not {value}")
+    return value
 
 
 def run_conformance_command(args: argparse.Namespace) -> int:
@@ -78,8 +95,14 @@ def run_conformance_command(args: argparse.Namespace) -> int:
         vm_run = partial(run_on_vm, vm=args.vm, image=args.image)
 
     print(f"running {len(scenarios)} scenarios ...", file=sys.stderr, flush=True)
-    report = run_conformance(args.profile, scenarios, vm_run)
+
+    def progress(text: str) -> None:
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+    report = run_conformance(args.profile, scenarios, vm_run, args.repeat, progress)
     diffs = report.differences()
+    broken = report.broken()
+    unstable = report.unstable()
     if args.json:
         print(
             json.dumps(
@@ -93,6 +116,9 @@ def run_conformance_command(args: argparse.Namespace) -> int:
                     if report.vm is None
                     else {s.name: report.normalized(report.vm, s.name) for s in report.scenarios},
                     "differences": [d.__dict__ for d in diffs],
+                    "broken": broken,
+                    "unstable": unstable,
+                    "repeat": args.repeat,
                 },
                 indent=2,
             )
@@ -114,9 +140,16 @@ def run_conformance_command(args: argparse.Namespace) -> int:
                 print(f"  {d.scenario} step {d.step}: emulator {d.emulator} | vm {d.vm}")
         else:
             print(" (emulator only)")
-    if report.vm is not None and (diffs or report.vm.error):
-        return 1
-    return 0
+        for name, reasons in broken.items():
+            print(f"BROKEN {name}: {'; '.join(reasons)}")
+        if args.repeat > 1:
+            print(f"{len(unstable)} scenario(s) varied over {args.repeat} runs", end="")
+            print(
+                ": " + ", ".join(f"{n} ({'/'.join(s)})" for n, s in unstable.items())
+                if unstable
+                else ""
+            )
+    return 1 if report.failed() else 0
 
 
 def run_interop_command(args: argparse.Namespace) -> int:

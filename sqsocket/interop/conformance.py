@@ -2,7 +2,11 @@
 
 Both runs share one :class:`~sqsocket.interop.fixtures.Fixture`, so paths and
 ports are equal; :func:`~sqsocket.interop.record.normalize` hides the session id.
-A scenario conforms when its normalized lines are identical on both sides.
+A scenario counts only if it reached what its name says on both sides (no
+``Expect``/``Await`` step failed: otherwise it is *broken*, which is neither a
+pass nor a difference); it conforms when its normalized lines are identical on
+both sides. With ``repeat`` > 1 each side runs that many times and a scenario
+whose lines vary between runs on either side is reported as *unstable*.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class SideResult:
     lines: Lines
     seconds: float
     error: str = ""
+    #: scenario -> why it did not reach what its name says (an Expect or Await failed)
+    broken: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,15 +49,43 @@ class Report:
     emulator: SideResult
     vm: SideResult | None
     ports: dict[str, int] = field(default_factory=dict)
+    #: with repeat > 1: every run of each side, the first being ``emulator`` / ``vm``
+    emulator_runs: list[SideResult] = field(default_factory=list)
+    vm_runs: list[SideResult] = field(default_factory=list)
 
     def normalized(self, side: SideResult, scenario: str) -> list[str]:
         return [normalize(line, side.session, self.ports) for line in side.lines.get(scenario, [])]
 
+    def broken(self) -> dict[str, list[str]]:
+        """Scenario -> reasons, from either side and every run."""
+        out: dict[str, list[str]] = {}
+        for side in [*self.emulator_runs, *self.vm_runs] or [self.emulator, self.vm]:
+            if side is None:
+                continue
+            for name, reasons in side.broken.items():
+                out.setdefault(name, []).extend(f"{side.name}: {r}" for r in reasons)
+        return out
+
+    def unstable(self) -> dict[str, list[str]]:
+        """Scenario -> the sides whose output varied between runs."""
+        out: dict[str, list[str]] = {}
+        for label, runs in (("emulator", self.emulator_runs), ("vm", self.vm_runs)):
+            if len(runs) < 2:
+                continue
+            for sc in self.scenarios:
+                seen = {tuple(self.normalized(run, sc.name)) for run in runs}
+                if len(seen) > 1:
+                    out.setdefault(sc.name, []).append(label)
+        return out
+
     def differences(self) -> list[Difference]:
         if self.vm is None:
             return []
+        broken = self.broken()
         diffs: list[Difference] = []
         for sc in self.scenarios:
+            if sc.name in broken:
+                continue
             em = _by_step(self.normalized(self.emulator, sc.name))
             vm = _by_step(self.normalized(self.vm, sc.name))
             for step in sorted(set(em) | set(vm), key=_step_key):
@@ -59,15 +93,33 @@ class Report:
                     diffs.append(Difference(sc.name, step, em.get(step, "-"), vm.get(step, "-")))
         return diffs
 
+    def failed(self) -> bool:
+        """Anything that makes the run not a pass: a difference, a broken or unstable
+        scenario, or a VM run that did not finish."""
+        vm_error = self.vm is not None and bool(self.vm.error)
+        return bool(self.differences() or self.broken() or self.unstable() or vm_error)
+
     def table(self, width: int = 48) -> str:
         """Side-by-side: each scenario's recorded steps, emulator | vm, differences marked."""
+        broken = self.broken()
+        unstable = self.unstable()
         out = [f"profile {self.profile}: {len(self.scenarios)} scenarios"]
         for sc in self.scenarios:
             em = _by_step(self.normalized(self.emulator, sc.name))
             vm = _by_step(self.normalized(self.vm, sc.name)) if self.vm else {}
-            same = self.vm is not None and em == vm
-            mark = "same" if same else ("DIFF" if self.vm else "emulator only")
+            if sc.name in broken:
+                mark = "BROKEN"
+            elif sc.name in unstable:
+                mark = "UNSTABLE"
+            elif self.vm is None:
+                mark = "emulator only"
+            else:
+                mark = "same" if em == vm else "DIFF"
             out.append(f"\n[{mark}] {sc.name}: {sc.about}")
+            for reason in broken.get(sc.name, []):
+                out.append(f"  !! {reason}")
+            if sc.name in unstable:
+                out.append(f"  !! output varied between runs on: {', '.join(unstable[sc.name])}")
             for step in sorted(set(em) | set(vm), key=_step_key):
                 a, b = em.get(step, "-"), vm.get(step, "-")
                 flag = "  " if a == b or self.vm is None else "≠ "
@@ -92,24 +144,51 @@ def _clip(text: str, width: int) -> str:
 
 
 VMRun = Callable[[Fixture, Sequence[Scenario]], SideResult]
+Progress = Callable[[str], None]
+
+
+def run_emulator(fx: Fixture, profile: Profile, scenarios: Sequence[Scenario]) -> SideResult:
+    """One emulator run: one emulated VM, every scenario in order."""
+    t0 = time.monotonic()
+    runner = EmulatorRunner(fx, profile)
+    try:
+        outcome = runner.run(scenarios)
+        session = runner.session
+    finally:
+        runner.close()
+    return SideResult(
+        "emulator", session, outcome.lines, time.monotonic() - t0, broken=outcome.broken
+    )
 
 
 def run_conformance(
     profile: Profile | str = DEFAULT_PROFILE,
     scenarios: Sequence[Scenario] = SCENARIOS,
     vm_run: VMRun | None = None,
+    repeat: int = 1,
+    progress: Progress | None = None,
 ) -> Report:
     """Run the scenarios on the emulator and, when ``vm_run`` is given, on the real VM."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
+    emulator_runs: list[SideResult] = []
+    vm_runs: list[SideResult] = []
     with Fixture() as fx:
-        t0 = time.monotonic()
-        runner = EmulatorRunner(fx, prof)
-        try:
-            lines = runner.run(scenarios)
-            session = runner.session
-        finally:
-            runner.close()
-        fx.reset_paths()
-        emu = SideResult("emulator", session, lines, time.monotonic() - t0)
-        vm = vm_run(fx, scenarios) if vm_run is not None else None
-        return Report(prof.name, list(scenarios), emu, vm, dict(fx.ports))
+        for n in range(max(1, repeat)):
+            if progress is not None:
+                progress(f"run {n + 1}/{repeat}: emulator")
+            emulator_runs.append(run_emulator(fx, prof, scenarios))
+            fx.reset_paths()
+            if vm_run is not None:
+                if progress is not None:
+                    progress(f"run {n + 1}/{repeat}: squeak-vm")
+                vm_runs.append(vm_run(fx, scenarios))
+                fx.reset_paths()
+        return Report(
+            prof.name,
+            list(scenarios),
+            emulator_runs[0],
+            vm_runs[0] if vm_runs else None,
+            dict(fx.ports),
+            emulator_runs,
+            vm_runs,
+        )

@@ -22,9 +22,14 @@ class Var:
 
 @dataclass(frozen=True)
 class Path:
-    """A path in the fixture directory (see :mod:`sqsocket.interop.fixtures`)."""
+    """A path in the fixture directory (see :mod:`sqsocket.interop.fixtures`).
+
+    With ``nul``, the String passed carries its own terminating NUL byte, as an
+    image may append one for the C code's sake.
+    """
 
     name: str
+    nul: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,21 +122,105 @@ class Alloc:
 
 
 @dataclass(frozen=True)
-class Sleep:
-    ms: int
+class AwaitSignal:
+    """Wait up to ``ms`` milliseconds for a semaphore's signal, the way the image waits.
+
+    The emulator waits on its Semaphore (its idle process polls meanwhile); the
+    Smalltalk side waits on the Semaphore with a timer process that signals it
+    after ``ms`` (Squeak 2.2 has no ``waitTimeoutMSecs:``). Records ``signalled`` or
+    ``timeout``; when the outcome is not ``expect`` the scenario did not reach what
+    its name says and is reported broken.
+    """
+
+    sema: str
+    ms: int = 2000
+    expect: str = "signalled"
+    show: Show = Show.VALUE
+
+
+@dataclass(frozen=True)
+class AwaitStatus:
+    """Read ``primitiveSocketConnectionStatus`` until it answers ``status`` (at most ``ms``).
+
+    Between two readings the image waits 5 ms on a Delay (the idle process polls).
+    Records the last reading; not reaching ``status`` makes the scenario broken.
+    ``status`` -1 waits until the status primitive fails (a socket left Invalid).
+    """
+
+    handle: str
+    status: int
+    ms: int = 2000
+    show: Show = Show.VALUE
+
+
+@dataclass(frozen=True)
+class AwaitData:
+    """``waitForDataFor:``: until ReceiveDataAvailable answers true, or the socket is no
+    longer Connected, wait on the read semaphore (at most ``ms`` in all).
+
+    Records ``data``, ``closed`` or ``timeout``; any outcome but ``expect`` makes the
+    scenario broken.
+    """
+
+    handle: str
+    sema: str
+    ms: int = 2000
+    expect: str = "data"
+    show: Show = Show.VALUE
+
+
+class Op(Enum):
+    """How :class:`Expect` compares a variable with its value."""
+
+    EQ = "="
+    NE = "~="
+    GT = ">"
+    BOUND = "bound"  # the variable was bound: the call that binds it succeeded
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the scenario must have reached for its result to count (records nothing).
+
+    ``Expect("saSize", Op.GT, 0, "the path resolved")``: if the variable does not
+    compare so, both sides print ``@@broken`` with ``why`` and the scenario is
+    reported broken, not compared.
+    """
+
+    name: str
+    op: Op
+    value: int = 0
+    why: str = ""
 
 
 @dataclass(frozen=True)
 class Peer:
-    """Ask the harness to act as the peer: ``connect`` to a path or port, ``send`` bytes
-    on the newest peer connection, ``close`` it."""
+    """Ask the harness to act as the peer.
+
+    ``connect`` to a path or port; ``send`` bytes on the newest peer connection;
+    ``close`` it; ``drop`` accepts the oldest connection waiting on a harness-owned
+    listener (``closer``) and closes it at once. With ``ms`` > 0 the harness does
+    the action that many milliseconds later, while the image goes on (a slow peer).
+    """
 
     action: str
     target: Path | Port | None = None
     data: bytes = b""
+    ms: int = 0
 
 
-Step = Call | ShowVar | Tweak | PathAddress | Alloc | Sleep | Peer
+Step = (
+    Call
+    | ShowVar
+    | Tweak
+    | PathAddress
+    | Alloc
+    | AwaitSignal
+    | AwaitStatus
+    | AwaitData
+    | Expect
+    | Peer
+)
 
 
 @dataclass(frozen=True)

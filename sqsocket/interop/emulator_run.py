@@ -1,18 +1,33 @@
-"""Run conformance scenarios on the emulator."""
+"""Run conformance scenarios on the emulator, as ``images/squeak/SqConf.st`` runs them on the VM.
+
+The runner is the emulated image: it does what the Smalltalk interpreter of the
+scenarios does, in the same order, including what the VM process does besides
+the primitives and that the results depend on. Every line SqConf prints goes
+through the FilePlugin to a stdout pipe (``Transcript show:``), which leaves
+ESPIPE in errno; the VM's stderr is a pipe too (glibc's first ``perror()`` then
+leaves EINVAL). So the emulated VM is told so, and the runner makes a console
+write wherever SqConf prints a line.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.interop.dsl import (
     Alloc,
     Arg,
+    AwaitData,
+    AwaitSignal,
+    AwaitStatus,
     Buf,
     Bytes,
     Call,
+    Expect,
+    Op,
     Path,
     PathAddress,
     Peer,
@@ -21,7 +36,6 @@ from sqsocket.interop.dsl import (
     Sema,
     Show,
     ShowVar,
-    Sleep,
     Str,
     Tweak,
     Var,
@@ -29,10 +43,37 @@ from sqsocket.interop.dsl import (
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.interop.record import FAIL, OK, raw
 from sqsocket.platform.layouts import build_socket_address, sockaddr_un
-from sqsocket.platform.profiles import Profile
+from sqsocket.platform.profiles import Profile, get_profile
 from sqsocket.plugin import SocketPlugin
+from sqsocket.vm.cruntime import StderrMode, StdoutKind
+from sqsocket.vm.machine import VirtualMachine
+from sqsocket.vm.semaphores import Semaphore
 
 Lines = dict[str, list[str]]
+
+#: AwaitStatus reads the status, then waits this long on a Delay, until it matches.
+STATUS_POLL_SECONDS = 0.005
+
+
+@dataclass
+class Outcome:
+    """What one run recorded: the lines per scenario, and why a scenario is broken."""
+
+    lines: Lines = field(default_factory=dict)
+    broken: dict[str, list[str]] = field(default_factory=dict)
+
+
+def expect_holds(op: Op, bound: bool, value: Any, wanted: int) -> bool:
+    """The comparison an :class:`Expect` step makes (the Smalltalk side makes the same)."""
+    if op is Op.BOUND:
+        return bound
+    if not bound or isinstance(value, bool) or not isinstance(value, int):
+        return False
+    if op is Op.EQ:
+        return value == wanted
+    if op is Op.NE:
+        return value != wanted
+    return value > wanted
 
 
 class EmulatorRunner:
@@ -40,10 +81,19 @@ class EmulatorRunner:
 
     def __init__(self, fixture: Fixture, profile: Profile | str) -> None:
         self.fx = fixture
-        self.plugin = SocketPlugin(profile=profile)
+        prof = profile if isinstance(profile, Profile) else get_profile(profile)
+        # the VM side runs with stdout and stderr as pipes (sqsocket.interop.vm_run)
+        self.vm = VirtualMachine(prof.events, stderr=StderrMode.WRITE_ONLY, stdout=StdoutKind.PIPE)
+        self.plugin = SocketPlugin(self.vm, profile=prof)
         self.semas: dict[str, int] = {}
-        _sema, index = self.plugin.vm.new_semaphore("resolver")
+        self._scenario = ""
+        self.outcome = Outcome()
+        # SqConf>>setUp: initialise the network, learn the session from a socket handle
+        _sema, index = self.vm.new_semaphore("resolver")
         self.plugin.primitiveInitializeNetwork(index)
+        handle = self.plugin.primitiveSocketCreate3Semaphores(0, 0, 8000, 8000, 0, 0, 0)
+        self.plugin.primitiveSocketDestroy(handle)
+        self._print()  # '@@session N'
 
     @property
     def session(self) -> int:
@@ -51,17 +101,29 @@ class EmulatorRunner:
 
     def close(self) -> None:
         self.plugin.close()
+        self.vm.close()
 
-    def run(self, scenarios: Iterable[Scenario]) -> Lines:
-        out: Lines = {}
+    def _print(self) -> None:
+        """SqConf prints a line: ``Transcript show:`` → the FilePlugin's write to a pipe."""
+        self.vm.c.console_write()
+
+    def run(self, scenarios: Iterable[Scenario]) -> Outcome:
         for sc in scenarios:
-            out[sc.name] = self.run_one(sc)
+            self.outcome.lines[sc.name] = self.run_one(sc)
             self.fx.reset_peers()
-        return out
+        self._print()  # '@@done'
+        return self.outcome
 
     def run_one(self, sc: Scenario) -> list[str]:
         env: dict[str, Any] = {}
         lines: list[str] = []
+        self._scenario = sc.name
+        self._print()  # '@@begin'
+
+        def record(i: int, text: str) -> None:
+            lines.append(f"{i} {text}")
+            self._print()
+
         for i, step in enumerate(sc.steps, 1):
             if isinstance(step, Call):
                 args = [self._arg(a, env) for a in step.args]
@@ -74,11 +136,11 @@ class EmulatorRunner:
                 if step.bind and not failed:
                     env[step.bind] = value
                 if step.show is Show.VALUE:
-                    lines.append(f"{i} {FAIL if failed else raw(value)}")
+                    record(i, FAIL if failed else raw(value))
                 elif step.show is Show.OK:
-                    lines.append(f"{i} {FAIL if failed else OK}")
+                    record(i, FAIL if failed else OK)
             elif isinstance(step, ShowVar):
-                lines.append(f"{i} {raw(env.get(step.name))}")
+                record(i, raw(env.get(step.name)))
             elif isinstance(step, Alloc):
                 size = env.get(step.size.name) if isinstance(step.size, Var) else step.size
                 env[step.bind] = bytearray(size if isinstance(size, int) and size > 0 else 0)
@@ -91,11 +153,81 @@ class EmulatorRunner:
                 session = int.from_bytes(bytes(handle[:4]), "little", signed=True) if handle else 0
                 path = self.fx.path(step.path).encode()
                 env[step.bind] = bytearray(build_socket_address(session, sockaddr_un(path)))
-            elif isinstance(step, Sleep):
-                time.sleep(step.ms / 1000)
+            elif isinstance(step, AwaitSignal):
+                outcome = "signalled" if self._semaphore(step.sema).wait(step.ms / 1000) else "timeout"
+                if step.show is not Show.NONE:
+                    record(i, outcome)
+                if outcome != step.expect:
+                    self._broken(i, f"{step.sema} {outcome}, expected {step.expect}")
+            elif isinstance(step, AwaitStatus):
+                status = self._await_status(env.get(step.handle), step.status, step.ms / 1000)
+                shown = status if isinstance(status, str) else raw(status)
+                if step.show is not Show.NONE:
+                    record(i, shown)
+                if not (status == step.status or (step.status == -1 and status == FAIL)):
+                    self._broken(i, f"{step.handle} status {shown}, expected {step.status}")
+            elif isinstance(step, AwaitData):
+                seen = self._await_data(
+                    env.get(step.handle), self._semaphore(step.sema), step.ms / 1000
+                )
+                if step.show is not Show.NONE:
+                    record(i, seen)
+                if seen != step.expect:
+                    self._broken(i, f"{step.handle} {seen}, expected {step.expect}")
+            elif isinstance(step, Expect):
+                ok = expect_holds(step.op, step.name in env, env.get(step.name), step.value)
+                if not ok:
+                    self._broken(i, step.why or f"{step.name} {step.op.value} {step.value}")
             elif isinstance(step, Peer):
-                self.fx.peer(step.action, step.target, step.data)
+                self._print()  # '@@peer ...': then the VM blocks reading stdin
+                self.fx.peer(step.action, step.target, step.data, step.ms)
+        # each scenario has its own semaphores, given back at its end
+        for index in self.semas.values():
+            sema = self.vm.external_objects.at(index)
+            if sema is not None:
+                self.vm.external_objects.unregister(sema)
+        self.semas = {}
+        self._print()  # '@@end'
         return lines
+
+    def _broken(self, step: int, why: str) -> None:
+        self.outcome.broken.setdefault(self._scenario, []).append(f"{step} {why}")
+        self._print()  # '@@broken ...'
+
+    def _semaphore(self, name: str) -> Semaphore:
+        index = self._arg(Sema(name), {})
+        sema = self.vm.external_objects.at(index)
+        assert sema is not None
+        return sema
+
+    def _await_status(self, handle: Any, status: int, seconds: float) -> Any:
+        """Read the status until it is ``status``; between readings a 5 ms Delay."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                current: Any = self.plugin.primitiveSocketConnectionStatus(handle)
+            except PrimitiveFailed:
+                return FAIL
+            if current == status or time.monotonic() >= deadline:
+                return current
+            self.vm.sleep(STATUS_POLL_SECONDS)
+
+    def _await_data(self, handle: Any, sema: Semaphore, seconds: float) -> str:
+        """``waitForDataFor:``: ``data``, ``closed`` or ``timeout`` (SqConf>>awaitData:)."""
+        deadline = time.monotonic() + seconds
+        p = self.plugin
+        while True:
+            try:
+                if p.primitiveSocketReceiveDataAvailable(handle):
+                    return "data"
+                if p.primitiveSocketConnectionStatus(handle) != 2:
+                    return "closed"
+            except PrimitiveFailed:
+                return "closed"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not sema.wait(remaining):
+                if time.monotonic() >= deadline:
+                    return "timeout"
 
     def _arg(self, arg: Arg, env: dict[str, Any]) -> Any:
         if isinstance(arg, bool):
@@ -105,7 +237,7 @@ class EmulatorRunner:
         if isinstance(arg, Var):
             return env.get(arg.name)
         if isinstance(arg, Path):
-            return self.fx.path(arg).encode()
+            return self.fx.path(arg).encode() + (b"\0" if arg.nul else b"")
         if isinstance(arg, Port):
             return self.fx.port(arg)
         if isinstance(arg, Str):
@@ -117,6 +249,6 @@ class EmulatorRunner:
             return bytearray(size if isinstance(size, int) and size > 0 else 0)
         if isinstance(arg, Sema):
             if arg.name not in self.semas:
-                _s, self.semas[arg.name] = self.plugin.vm.new_semaphore(arg.name)
+                _s, self.semas[arg.name] = self.vm.new_semaphore(arg.name)
             return self.semas[arg.name]
         raise TypeError(f"unknown argument {arg!r}")

@@ -31,9 +31,13 @@ _NAMES = {
     "file": "file",
     "dir": "dir",
     "missing": "missing.sock",
-    "new": "new.sock",
-    "new2": "new2.sock",
+    "full": "full.sock",  # a listener with backlog 0 that never accepts
+    "nul": "nul-x.sock",  # 16 bytes with its own NUL: a multiple of 4 that still resolves
 }
+
+
+#: What a Peer step may ask the harness to do.
+PEER_ACTIONS = ("connect", "send", "close", "drop")
 
 
 def _free_port() -> int:
@@ -42,41 +46,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Closer(threading.Thread):
-    """A Unix-domain server that closes every connection as soon as it accepts it."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(name="sqsocket-closer", daemon=True)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.close()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join(timeout=2)
-        self.sock.close()
-
-
 @dataclass
 class Fixture:
     root: str = ""
     paths: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     _servers: list[UnixEchoServer | TCPEchoServer | UDPEchoServer] = field(default_factory=list)
-    _closer: _Closer | None = None
+    # ``closer``: a listener the harness owns; a ``drop`` peer step accepts one connection
+    # and closes it, so a scenario knows exactly when its peer went away
+    _closer: socket.socket | None = None
+    _full: socket.socket | None = None
     _peers: list[socket.socket] = field(default_factory=list)
+    _later: list[threading.Timer] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Fixture:
         self.root = tempfile.mkdtemp(prefix="sqc-", dir="/tmp")
@@ -92,20 +74,28 @@ class Fixture:
 
     def _populate(self) -> None:
         p = self.paths
-        for name in ("echo", "closer", "stale", "file", "dir", "missing", "new", "new2"):
-            p[name] = os.path.join(
-                self.root, name + (".sock" if name not in {"file", "dir"} else "")
-            )
+        for name, file_name in _NAMES.items():
+            p[name] = os.path.join(self.root, file_name)
+            # squeak-4.10 cannot resolve a path whose length is a multiple of 4 (quirk 1):
+            # only "nul" is one, for the scenario that passes it with its own NUL
+            assert (len(p[name]) % 4 == 0) == (name == "nul"), (name, p[name])
         for name, length in _PATH_LENGTHS.items():
             prefix = os.path.join(self.root, name + "-")
             p[name] = prefix + "x" * (length - len(prefix) - 5) + ".sock"
             assert len(p[name]) == length, (name, len(p[name]))
-        echo_paths = [p["echo"], *(p[n] for n in _PATH_LENGTHS)]
+        echo_paths = [p["echo"], p["nul"], *(p[n] for n in _PATH_LENGTHS)]
         for path in echo_paths:
             if len(path) <= 107:
                 self._servers.append(UnixEchoServer(path, mode=0o666).start())
-        self._closer = _Closer(p["closer"])
-        self._closer.start()
+        closer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        closer.bind(p["closer"])
+        closer.listen(16)
+        self._closer = closer
+        # Linux queues backlog + 1 connections: with 0, the second connect finds it full
+        full = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        full.bind(p["full"])
+        full.listen(0)
+        self._full = full
         stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stale.bind(p["stale"])
         stale.close()  # the file stays: a socket nobody listens on
@@ -125,47 +115,105 @@ class Fixture:
     # -- what the scenarios refer to -----------------------------------------------------
 
     def path(self, ref: Path) -> str:
-        return self.paths[ref.name]
+        """The fixture's path (the String an argument passes adds a NUL if ``ref.nul``).
+
+        A name starting with ``new`` that is not a fixture yet is a fresh path for a
+        server the image makes (one per scenario: a socket file stays after destroy),
+        padded so that its length is not a multiple of 4.
+        """
+        path = self.paths.get(ref.name)
+        if path is None:
+            if not ref.name.startswith("new"):
+                raise KeyError(f"no fixture path named {ref.name!r}")
+            path = os.path.join(self.root, ref.name + ".sock")
+            while len(path) % 4 == 0:
+                path = path[: -len(".sock")] + "_.sock"
+            self.paths[ref.name] = path
+        return path
 
     def port(self, ref: Port) -> int:
         return self.ports[ref.name]
 
     # -- the harness as a peer --------------------------------------------------------------
 
-    def peer(self, action: str, target: Path | Port | None, data: bytes) -> None:
-        if action == "connect":
-            if isinstance(target, Path):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                address: str | tuple[str, int] = self.path(target)
-            elif isinstance(target, Port):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                address = ("127.0.0.1", self.port(target))
-            else:
-                raise ValueError("connect needs a path or a port")
-            s.settimeout(2.0)
-            try:
-                s.connect(address)
-            except OSError:
-                s.close()
-                return  # the scenario's recorded status shows the failure
-            self._peers.append(s)
-        elif action == "send":
-            if self._peers:
-                self._peers[-1].sendall(data)
-        elif action == "close":
-            if self._peers:
-                self._peers.pop().close()
-        else:
+    def peer(self, action: str, target: Path | Port | None, data: bytes, ms: int = 0) -> None:
+        """Act as the peer now, or ``ms`` milliseconds from now (the image goes on meanwhile)."""
+        if action not in PEER_ACTIONS:
             raise ValueError(f"unknown peer action {action!r}")
+        if ms > 0:
+            timer = threading.Timer(ms / 1000, self._act, (action, target, data))
+            timer.daemon = True
+            self._later.append(timer)
+            timer.start()
+            return
+        self._act(action, target, data)
+
+    def _act(self, action: str, target: Path | Port | None, data: bytes) -> None:
+        with self._lock:
+            if action == "connect":
+                self._connect(target)
+            elif action == "send":
+                if self._peers:
+                    self._peers[-1].sendall(data)
+            elif action == "close":
+                if self._peers:
+                    self._peers.pop().close()
+            elif action == "drop":
+                self._drop()
+
+    def _connect(self, target: Path | Port | None) -> None:
+        if isinstance(target, Path):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: str | tuple[str, int] = self.path(target)
+        elif isinstance(target, Port):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            address = ("127.0.0.1", self.port(target))
+        else:
+            raise ValueError("connect needs a path or a port")
+        s.settimeout(2.0)
+        try:
+            s.connect(address)
+        except OSError:
+            s.close()
+            return  # the scenario's recorded status shows the failure
+        self._peers.append(s)
+
+    def _drop(self) -> None:
+        """Accept the oldest connection waiting on the closer and close it at once."""
+        if self._closer is None:
+            return
+        self._closer.settimeout(2.0)
+        try:
+            conn, _ = self._closer.accept()
+        except OSError:
+            return  # nothing was waiting: the scenario records what the image saw
+        conn.close()
 
     def reset_peers(self) -> None:
-        while self._peers:
-            self._peers.pop().close()
+        for timer in self._later:
+            timer.cancel()
+            timer.join(2.0)
+        self._later.clear()
+        with self._lock:
+            while self._peers:
+                self._peers.pop().close()
+            # connections the image made to the harness's listeners and no step dropped
+            for listener in (self._closer, self._full):
+                if listener is None:
+                    continue
+                listener.setblocking(False)
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:
+                        break
+                    conn.close()
 
     def reset_paths(self) -> None:
         """Remove what a run left behind (socket files the image bound), before the next run."""
-        for name in ("new", "new2"):
-            path = self.paths[name]
+        for name, path in self.paths.items():
+            if not name.startswith("new"):
+                continue
             if os.path.lexists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
                 os.unlink(path)  # only a socket: never a file or a link someone put there
 
@@ -174,9 +222,10 @@ class Fixture:
         for server in self._servers:
             server.stop()
         self._servers.clear()
-        if self._closer is not None:
-            self._closer.stop()
-            self._closer = None
+        for listener in (self._closer, self._full):
+            if listener is not None:
+                listener.close()
+        self._closer = self._full = None
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
 

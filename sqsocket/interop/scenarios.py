@@ -1,20 +1,34 @@
 """The conformance scenarios: each written once, as data, run on the emulator and the real VM.
 
 Fixture names (see :mod:`sqsocket.interop.fixtures`): ``echo`` a Unix-domain echo
-server, ``closer`` a server that closes every connection at once, ``stale`` a
-socket file nobody listens on, ``file`` a regular file, ``dir`` a directory,
-``missing`` a path that does not exist, ``new`` a path for a server to create,
-``len40``/``len41``/``len64``/``len65`` echo servers at paths of exactly that many
-bytes. Ports: ``echo`` TCP echo, ``udp`` UDP echo, ``closed`` a port nobody
-listens on, ``listen`` a free port for the image to listen on.
+server, ``closer`` a listener the harness owns (a ``drop`` peer step accepts one
+connection and closes it), ``full`` a listener with backlog 0 that never accepts,
+``stale`` a socket file nobody listens on, ``file`` a regular file, ``dir`` a
+directory, ``missing`` a path that does not exist, ``new``/``new2``/``new3`` paths for
+a server to create, ``nul`` an echo server at a 28-byte path (a multiple of 4),
+``len40``..``len65`` echo servers at paths of exactly that many bytes. Ports:
+``echo`` TCP echo, ``udp`` UDP echo, ``closed`` a port nobody listens on, ``listen``
+a free port for the image to listen on.
+
+No step sleeps: a scenario waits only for a condition (a semaphore, a status, data),
+the same way on both sides, and says with ``Expect``/``Await`` what it must have
+reached; a scenario that did not reach it is reported broken, not compared.
+
+Order matters where the VM process's history does: ``connect-refused-first-perror``
+must come first, before anything is printed on stderr (docs/quirks.md).
 """
 
 from __future__ import annotations
 
 from sqsocket.interop.dsl import (
     Alloc,
+    AwaitData,
+    AwaitSignal,
+    AwaitStatus,
     Bytes,
     Call,
+    Expect,
+    Op,
     Path,
     PathAddress,
     Peer,
@@ -23,7 +37,6 @@ from sqsocket.interop.dsl import (
     Sema,
     Show,
     ShowVar,
-    Sleep,
     Step,
     Str,
     Tweak,
@@ -75,8 +88,52 @@ def result_into(bind: str) -> tuple[Step, ...]:
     )
 
 
-def resolve_path(path: str, bind: str = "sa") -> tuple[Step, ...]:
-    return (gai("", Path(path), 0, LOCAL, 0, 0), *result_into(bind))
+def resolve_path(path: str, bind: str = "sa", nul: bool = False) -> tuple[Step, ...]:
+    return (gai("", Path(path, nul), 0, LOCAL, 0, 0), *result_into(bind))
+
+
+def resolved(bind: str = "sa") -> Expect:
+    return Expect(bind + "Size", Op.GT, 0, "the path resolved")
+
+
+def connect_path(path: str, handle: str = "s", nul: bool = False) -> tuple[Step, ...]:
+    """Resolve a fixture path, create a LOCAL stream socket, connect: it must be Connected."""
+    return (
+        *resolve_path(path, nul=nul),
+        resolved(),
+        create(handle),
+        Call("primitiveSocketConnectTo", (Var(handle), Var("sa")), show=Show.OK),
+        AwaitStatus(handle, 2),
+    )
+
+
+def connect(handle: str, address: str = "sa") -> Call:
+    return Call("primitiveSocketConnectTo", (Var(handle), Var(address)), show=Show.OK)
+
+
+def listen_on_path(handle: str, path: str, backlog: int) -> tuple[Step, ...]:
+    """A Smalltalk-side server: bind a new path (an address the image builds), listen."""
+    return (
+        create(handle),
+        PathAddress("la", Path(path), handle),
+        Call("primitiveSocketBindTo", (Var(handle), Var("la")), show=Show.OK),
+        Call("primitiveSocketListenWithBacklog", (Var(handle), backlog), show=Show.OK),
+        AwaitStatus(handle, 1),
+    )
+
+
+def accept(listener: str, bind: str) -> Call:
+    return Call(
+        "primitiveSocketAccept3Semaphores",
+        (Var(listener), 8000, 8000, Sema(bind + "C"), Sema(bind + "R"), Sema(bind + "W")),
+        bind=bind,
+        show=Show.OK,
+    )
+
+
+def echo(handle: str, text: str) -> tuple[Step, ...]:
+    """Send, wait for data as the image does, read the answer."""
+    return (send(handle, text), AwaitData(handle, handle + "R"), *receive(handle))
 
 
 def info() -> tuple[Step, ...]:
@@ -99,7 +156,43 @@ def receive(handle: str, size: int = 64, buf: str = "buf") -> tuple[Step, ...]:
     )
 
 
+
+def _resolve_length(length: int) -> Scenario:
+    about = {
+        40: "a 40-byte socket path (a multiple of the image's 4-byte word)",
+        41: "a 41-byte socket path",
+        63: "a 63-byte socket path",
+        64: "a 64-byte socket path: the longest service name the resolver takes (MAXHOSTNAMELEN)",
+        65: "a 65-byte socket path: longer than MAXHOSTNAMELEN, the primitive fails",
+    }[length]
+    return Scenario(
+        f"resolve-path-{length}",
+        about,
+        (gai("", Path(f"len{length}"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+    )
+
+
 SCENARIOS: tuple[Scenario, ...] = (
+    # ---- first: the VM process has printed nothing on stderr yet ---------------------
+    Scenario(
+        "connect-refused-first-perror",
+        "the first failed connect of the process keeps EINVAL: perror() on a fresh "
+        "write-only stderr (a pipe) changes errno before the plugin reads it; later: ECONNREFUSED",
+        (
+            *resolve_path("stale"),
+            resolved(),
+            create("s"),
+            connect("s"),
+            status("s"),
+            error("s"),
+            create("t"),
+            connect("t"),
+            status("t"),
+            error("t"),
+            destroy("s"),
+            destroy("t"),
+        ),
+    ),
     # ---- the new resolver on Unix-domain paths ------------------------------------
     Scenario(
         "resolve-socket-path",
@@ -135,30 +228,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "getAddressInfo family LOCAL on a socket file nobody listens on",
         (gai("", Path("stale"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
     ),
+    *(_resolve_length(n) for n in (40, 41, 63, 64, 65)),
     Scenario(
-        "resolve-path-40",
-        "a 40-byte socket path (a multiple of the image's 4-byte word)",
-        (gai("", Path("len40"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
-    ),
-    Scenario(
-        "resolve-path-41",
-        "a 41-byte socket path",
-        (gai("", Path("len41"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
-    ),
-    Scenario(
-        "resolve-path-63",
-        "a 63-byte socket path",
-        (gai("", Path("len63"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
-    ),
-    Scenario(
-        "resolve-path-64",
-        "a 64-byte socket path: the longest service name the resolver takes (MAXHOSTNAMELEN)",
-        (gai("", Path("len64"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
-    ),
-    Scenario(
-        "resolve-path-65",
-        "a 65-byte socket path: longer than MAXHOSTNAMELEN, the primitive fails",
-        (gai("", Path("len65"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+        "resolve-path-with-nul",
+        "a 28-byte path (a multiple of 4) is not found; the same String ending in its own NUL "
+        "is: stat() reads the image's bytes up to a NUL",
+        (
+            gai("", Path("nul"), 0, LOCAL),
+            Call("primitiveResolverGetAddressInfoSize"),
+            *connect_path("nul", nul=True),
+            *echo("s", "terminated"),
+            destroy("s"),
+        ),
     ),
     Scenario(
         "resolve-local-numeric",
@@ -170,6 +251,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "getNameInfo on a Unix-domain address answers the path as the service",
         (
             *resolve_path("echo"),
+            resolved(),
             Call("primitiveResolverGetNameInfo", (Var("sa"), NUMERIC)),
             Call("primitiveResolverGetNameInfoServiceSize", bind="servSize"),
             Alloc("serv", Var("servSize")),
@@ -181,7 +263,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "address-port-local",
         "AddressGetPort on a Unix-domain address fails: only INET addresses have ports",
-        (*resolve_path("echo"), Call("primitiveSocketAddressGetPort", (Var("sa"),))),
+        (
+            *resolve_path("echo"),
+            resolved(),
+            Call("primitiveSocketAddressGetPort", (Var("sa"),)),
+        ),
     ),
     # ---- the new resolver on numeric hosts -------------------------------------------
     Scenario(
@@ -190,6 +276,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             gai("127.0.0.1", "80", NUMERIC, INET4, 1, 1),
             *result_into("sa"),
+            resolved(),
             *info(),
             Call("primitiveSocketAddressGetPort", (Var("sa"),)),
             Call("primitiveSocketAddressSetPort", (Var("sa"), 8080), show=Show.OK),
@@ -209,6 +296,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             gai("::1", "80", NUMERIC, INET6, 1, 1),
             *result_into("sa"),
+            resolved(),
             *info(),
             Call("primitiveSocketAddressGetPort", (Var("sa"),)),
         ),
@@ -216,7 +304,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "resolve-passive",
         "PASSIVE with no host: the wildcard address",
-        (gai("", "8080", PASSIVE | NUMERIC, INET4, 1, 1), *result_into("sa")),
+        (gai("", "8080", PASSIVE | NUMERIC, INET4, 1, 1), *result_into("sa"), resolved()),
     ),
     Scenario(
         "resolve-bad-arguments",
@@ -308,6 +396,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "create-uds-datagram",
+        "netType 1, type UDP: an AF_UNIX datagram socket, born Connected",
+        (
+            create("u", LOCAL, 1),
+            status("u"),
+            Call("primitiveSocketLocalAddressSize", (Var("u"),)),
+            destroy("u"),
+        ),
+    ),
+    Scenario(
         "create-bad-type",
         "socketType 2 (RAW) and 7 are refused by create; the 1-semaphore form works",
         (
@@ -324,14 +422,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the workspace example: connect to a path, send, receive the echo, close, destroy",
         (
             *resolve_path("echo"),
+            resolved(),
             create("s"),
             status("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            connect("s"),
             status("s"),
-            send("s", "Hello, from Smalltalk!"),
-            Sleep(300),
-            Call("primitiveSocketReceiveDataAvailable", (Var("s"),)),
-            *receive("s"),
+            *echo("s", "Hello, from Smalltalk!"),
             Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
             status("s"),
             destroy("s", Show.OK),
@@ -341,10 +437,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connect-stale-socket",
         "connect to a socket file nobody listens on: Unconnected, error ECONNREFUSED",
         (
-            gai("", Path("stale"), 0, LOCAL),
-            *result_into("sa"),
+            *resolve_path("stale"),
+            resolved(),
             create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            connect("s"),
             status("s"),
             error("s"),
             destroy("s"),
@@ -352,14 +448,26 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "connect-regular-file",
-        "connect to the address the resolver answered for a regular file",
+        "connect to the address the resolver answered for a regular file: ECONNREFUSED",
         (
-            gai("", Path("file"), 0, LOCAL),
-            *result_into("sa"),
+            *resolve_path("file"),
+            resolved(),
             create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            connect("s"),
             status("s"),
             error("s"),
+            destroy("s"),
+        ),
+    ),
+    Scenario(
+        "connect-again-eisconn",
+        "connect a connected socket again: EISCONN, the socket is marked Unconnected",
+        (
+            *connect_path("echo"),
+            connect("s"),
+            status("s"),
+            error("s"),
+            Call("primitiveSocketSendDone", (Var("s"),)),
             destroy("s"),
         ),
     ),
@@ -369,13 +477,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             create("t", 2),
             Call("primitiveSocketConnectToPort", (Var("t"), LOCALHOST, Port("echo")), show=Show.OK),
-            Sleep(300),
-            status("t"),
+            AwaitStatus("t", 2),
             Call("primitiveSocketRemotePort", (Var("t"),)),
             Call("primitiveSocketRemoteAddress", (Var("t"),)),
-            send("t", "tcp"),
-            Sleep(300),
-            *receive("t"),
+            *echo("t", "tcp"),
             Call("primitiveSocketRemoteAddressSize", (Var("t"),)),
             destroy("t"),
         ),
@@ -388,34 +493,56 @@ SCENARIOS: tuple[Scenario, ...] = (
             Call(
                 "primitiveSocketConnectToPort", (Var("t"), LOCALHOST, Port("closed")), show=Show.OK
             ),
-            Sleep(400),
+            AwaitSignal("tC"),
             status("t"),
             error("t"),
             destroy("t"),
         ),
     ),
     Scenario(
+        "connect-full-backlog",
+        "a Unix-domain connect on a full backlog answers EAGAIN, taken for 'in progress'; the "
+        "unconnected socket polls writable, so it turns Connected, and a send then fails",
+        (
+            *resolve_path("full"),
+            resolved(),
+            create("q"),
+            connect("q"),
+            AwaitStatus("q", 2),
+            create("s"),
+            connect("s"),
+            status("s"),
+            error("s"),
+            AwaitStatus("s", 2),
+            error("s"),
+            Call("primitiveSocketSendDone", (Var("s"),)),
+            send("s", "lost"),
+            status("s"),
+            error("s"),
+            destroy("s"),
+            destroy("q"),
+        ),
+    ),
+    # ---- the peer goes away ------------------------------------------------------------------
+    Scenario(
         "peer-close-peek",
         "the peer closes: receiveDataAvailable sees EOF and the status becomes OtherEndClosed",
         (
-            *resolve_path("closer"),
-            create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
-            status("s"),
-            Sleep(400),
+            *connect_path("closer"),
+            Peer("drop"),
             Call("primitiveSocketReceiveDataAvailable", (Var("s"),)),
             status("s"),
+            error("s"),
             destroy("s"),
         ),
     ),
     Scenario(
         "peer-close-read",
-        "the peer closes: a read answers 0 and the status becomes OtherEndClosed",
+        "the peer closes: a read answers 0 and the status becomes OtherEndClosed; the socket "
+        "error is the errno the VM's last console write left (ESPIPE: stdout is a pipe)",
         (
-            *resolve_path("closer"),
-            create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
-            Sleep(400),
+            *connect_path("closer"),
+            Peer("drop"),
             *receive("s", 8),
             status("s"),
             error("s"),
@@ -423,12 +550,112 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "peer-close-after-idle",
+        "the peer closes while the image waits: the idle process's select() was interrupted "
+        "by the 20 ms interval timer, so the read's socket error is EINTR",
+        (
+            *listen_on_path("srv", "new-idle", 1),
+            Peer("connect", Path("new-idle")),
+            AwaitStatus("srv", 2),
+            Call("primitiveSocketReceiveDataAvailable", (Var("srv"),), show=Show.NONE),
+            Peer("close", ms=100),
+            AwaitSignal("srvR", show=Show.NONE),
+            *receive("srv", 8),
+            status("srv"),
+            error("srv"),
+            destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "peer-close-aio",
+        "the peer closes while the read handler is armed: the data handler marks "
+        "OtherEndClosed (socket error from SO_ERROR) and signals the read semaphore",
+        (
+            *listen_on_path("srv", "new-aio", 1),
+            Peer("connect", Path("new-aio")),
+            AwaitStatus("srv", 2),
+            Call("primitiveSocketReceiveDataAvailable", (Var("srv"),)),
+            Peer("close"),
+            AwaitSignal("srvR"),
+            status("srv"),
+            error("srv"),
+            destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "send-after-peer-close",
+        "a send after the peer closed: EPIPE, OtherEndClosed",
+        (
+            *listen_on_path("srv", "new-epipe", 1),
+            Peer("connect", Path("new-epipe")),
+            AwaitStatus("srv", 2),
+            Peer("close"),
+            send("srv", "late"),
+            status("srv"),
+            error("srv"),
+            destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "tcp-peer-close",
+        "a TCP connection the peer closes: waitForData ends 'closed', OtherEndClosed",
+        (
+            create("srv", 2),
+            Call(
+                "primitiveSocketListenOnPortBacklog", (Var("srv"), Port("listen"), 1), show=Show.OK
+            ),
+            Peer("connect", Port("listen")),
+            AwaitStatus("srv", 2),
+            Peer("send", data=b"bye"),
+            AwaitData("srv", "srvR"),
+            *receive("srv", 8),
+            Peer("close"),
+            AwaitData("srv", "srvR", expect="closed"),
+            status("srv"),
+            destroy("srv"),
+        ),
+    ),
+    # ---- zero-length transfers ------------------------------------------------------------------
+    Scenario(
+        "send-zero-bytes",
+        "a send of 0 bytes: write() answers 0, which the plugin takes for a closed peer",
+        (
+            *connect_path("echo"),
+            Call("primitiveSocketSendDataBufCount", (Var("s"), Str("x"), 1, 0)),
+            status("s"),
+            error("s"),
+            destroy("s"),
+        ),
+    ),
+    Scenario(
+        "receive-zero-bytes",
+        "a receive of 0 bytes: read() answers 0, which the plugin takes for end-of-file",
+        (
+            *connect_path("echo"),
+            Alloc("buf", 4),
+            Call("primitiveSocketReceiveDataBufCount", (Var("s"), Var("buf"), 1, 0)),
+            status("s"),
+            destroy("s"),
+        ),
+    ),
+    Scenario(
+        "receive-would-block",
+        "a receive with nothing to read answers 0 and leaves the socket Connected",
+        (
+            *connect_path("echo"),
+            *receive("s", 8),
+            status("s"),
+            error("s"),
+            Call("primitiveSocketSendDone", (Var("s"),)),
+            destroy("s"),
+        ),
+    ),
+    # ---- close, abort, destroy -------------------------------------------------------------------
+    Scenario(
         "closed-socket-ops",
         "after close: status 0, a send answers 0 and marks the socket OtherEndClosed (EBADF)",
         (
-            *resolve_path("echo"),
-            create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            *connect_path("echo"),
             Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
             status("s"),
             send("s", "late"),
@@ -440,12 +667,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "close-twice",
+        "a second close finds nothing to close: status stays Unconnected",
+        (
+            *connect_path("echo"),
+            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
+            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
+            status("s"),
+            error("s"),
+            destroy("s", Show.OK),
+        ),
+    ),
+    Scenario(
         "abort",
         "abort a connected socket: status 0",
         (
-            *resolve_path("echo"),
-            create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            *connect_path("echo"),
             Call("primitiveSocketAbortConnection", (Var("s"),), show=Show.OK),
             status("s"),
             destroy("s"),
@@ -471,9 +708,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "an address whose session id is not this session's is refused",
         (
             *resolve_path("echo"),
+            resolved(),
             Tweak("sa", 1, 1),
             create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            connect("s"),
             Call("primitiveResolverGetNameInfo", (Var("sa"), 0), show=Show.OK),
             status("s"),
             destroy("s"),
@@ -489,9 +727,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         "an address whose header size does not match its length is refused",
         (
             *resolve_path("echo"),
+            resolved(),
             Tweak("sa", 5, 1),
             create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            connect("s"),
+            destroy("s"),
+        ),
+    ),
+    # ---- addresses of connected sockets --------------------------------------------------------
+    Scenario(
+        "uds-addresses",
+        "local and remote address of a connected Unix-domain socket (the remote one is the path)",
+        (
+            *connect_path("echo"),
+            Call("primitiveSocketLocalAddressSize", (Var("s"),)),
+            Call("primitiveSocketRemoteAddressSize", (Var("s"),), bind="rs"),
+            Alloc("ra", Var("rs")),
+            Call("primitiveSocketRemoteAddressResult", (Var("s"), Var("ra"))),
+            ShowVar("ra"),
+            Call("primitiveSocketRemoteAddressResult", (Var("s"), Var("ra"))),
+            Call("primitiveSocketLocalPort", (Var("s"),)),
             destroy("s"),
         ),
     ),
@@ -516,21 +771,31 @@ SCENARIOS: tuple[Scenario, ...] = (
             destroy("t"),
         ),
     ),
+    Scenario(
+        "options-on-uds",
+        "TCP options on a Unix-domain stream socket fail; SO_ options work",
+        (
+            *connect_path("echo"),
+            Call("primitiveSocketGetOptions", (Var("s"), Str("TCP_NODELAY"))),
+            Call("primitiveSocketGetOptions", (Var("s"), Str("SO_KEEPALIVE"))),
+            Call("primitiveSocketSetOptions", (Var("s"), Str("SO_KEEPALIVE"), Str("1"))),
+            Call("primitiveSocketGetOptions", (Var("s"), Str("SO_KEEPALIVE"))),
+            Call("primitiveSocketGetOptions", (Var("s"), Str("SO_SNDBUF")), show=Show.OK),
+            destroy("s"),
+        ),
+    ),
     # ---- listen and accept -------------------------------------------------------------------
     Scenario(
         "uds-listen-backlog-1",
         "bind a new path, listen with backlog 1: the client replaces the listener in place",
         (
-            create("srv"),
-            PathAddress("la", Path("new"), "srv"),
-            Call("primitiveSocketBindTo", (Var("srv"), Var("la")), show=Show.OK),
-            Call("primitiveSocketListenWithBacklog", (Var("srv"), 1), show=Show.OK),
+            *listen_on_path("srv", "new", 1),
             status("srv"),
             Peer("connect", Path("new")),
-            Sleep(400),
+            AwaitSignal("srvC"),
             status("srv"),
             Peer("send", data=b"ping"),
-            Sleep(300),
+            AwaitData("srv", "srvR"),
             *receive("srv"),
             send("srv", "pong"),
             Call("primitiveSocketRemoteAddressSize", (Var("srv"),)),
@@ -542,33 +807,107 @@ SCENARIOS: tuple[Scenario, ...] = (
         "uds-listen-backlog-5",
         "listen with backlog 5: the listener shows Connected, accept takes the connection",
         (
-            create("srv"),
-            PathAddress("la", Path("new2"), "srv"),
-            Call("primitiveSocketBindTo", (Var("srv"), Var("la")), show=Show.OK),
-            Call("primitiveSocketListenWithBacklog", (Var("srv"), 5), show=Show.OK),
+            *listen_on_path("srv", "new2", 5),
             status("srv"),
             Peer("connect", Path("new2")),
-            Sleep(400),
+            AwaitSignal("srvC"),
             status("srv"),
-            Call(
-                "primitiveSocketAccept3Semaphores",
-                (Var("srv"), 8000, 8000, Sema("aC"), Sema("aR"), Sema("aW")),
-                bind="c",
-                show=Show.OK,
-            ),
+            accept("srv", "c"),
             status("c"),
             status("srv"),
-            Call(
-                "primitiveSocketAccept3Semaphores",
-                (Var("srv"), 8000, 8000, Sema("bC"), Sema("bR"), Sema("bW")),
-                show=Show.OK,
-            ),
+            accept("srv", "d"),
             Peer("send", data=b"hi"),
-            Sleep(300),
+            AwaitData("c", "cR"),
             *receive("c"),
             Peer("close"),
             destroy("c"),
             destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "listen-status-after-peer-connect",
+        "status readings around a connection: the listener changes only in a poll; SIGIO "
+        "from the new connection makes the VM's next check poll (4.10)",
+        (
+            *listen_on_path("srv", "new-lsp", 5),
+            Peer("connect", Path("new-lsp")),
+            status("srv"),
+            status("srv"),
+            accept("srv", "c"),
+            status("srv"),
+            Peer("connect", Path("new-lsp")),
+            status("srv"),
+            accept("srv", "d"),
+            status("srv"),
+            destroy("c"),
+            destroy("d"),
+            destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "listen-two-queued-then-accept",
+        "two connections queued before a poll: the first is accepted by the handler; after "
+        "primitiveSocketAccept the second waits for a later poll (no new SIGIO for it)",
+        (
+            *listen_on_path("srv", "new-two", 5),
+            Peer("connect", Path("new-two")),
+            Peer("connect", Path("new-two")),
+            status("srv"),
+            accept("srv", "c"),
+            status("srv"),
+            AwaitStatus("srv", 2),
+            accept("srv", "d"),
+            status("srv"),
+            destroy("c"),
+            destroy("d"),
+            destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "listen-read-then-connect",
+        "a read on a listening socket fails (ENOTCONN: OtherEndClosed); a client then connects "
+        "and the accept handler, which looks at no state, makes it Connected",
+        (
+            *listen_on_path("srv", "new-read", 1),
+            *receive("srv", 8),
+            status("srv"),
+            error("srv"),
+            Peer("connect", Path("new-read")),
+            AwaitStatus("srv", 2),
+            Peer("send", data=b"after"),
+            AwaitData("srv", "srvR"),
+            *receive("srv"),
+            destroy("srv"),
+        ),
+    ),
+    Scenario(
+        "listen-on-connected-socket",
+        "listen on a connected socket (listen() fails, ignored), connect again (EISCONN), "
+        "then data arrives: the accept handler's accept() fails and the socket is Invalid",
+        (
+            *connect_path("echo"),
+            Call("primitiveSocketListenWithBacklog", (Var("s"), 1), show=Show.OK),
+            status("s"),
+            connect("s"),
+            status("s"),
+            error("s"),
+            send("s", "wake"),
+            AwaitStatus("s", -1),
+            status("s"),
+            destroy("s", Show.OK),
+        ),
+    ),
+    Scenario(
+        "listen-unbound-uds",
+        "listen on an unbound Unix-domain socket: listen() fails, the accept handler's "
+        "accept() fails at the next poll and the socket becomes Invalid",
+        (
+            create("srv"),
+            Call("primitiveSocketListenWithBacklog", (Var("srv"), 1), show=Show.OK),
+            AwaitSignal("srvC"),
+            status("srv"),
+            status("srv"),
+            destroy("srv", Show.OK),
         ),
     ),
     Scenario(
@@ -611,7 +950,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             status("srv"),
             Call("primitiveSocketLocalPort", (Var("srv"),)),
             Peer("connect", Port("listen")),
-            Sleep(400),
+            AwaitSignal("srvC"),
             status("srv"),
             Call(
                 "primitiveSocketAccept", (Var("srv"), 8000, 8000, Sema("k")), bind="c", show=Show.OK
@@ -619,7 +958,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             status("c"),
             Call("primitiveSocketRemoteAddress", (Var("c"),)),
             Peer("close"),
-            Sleep(300),
+            AwaitData("c", "k", expect="closed"),
             Call("primitiveSocketReceiveDataAvailable", (Var("c"),)),
             status("c"),
             destroy("c"),
@@ -636,7 +975,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 "primitiveSocketSendUDPDataBufCount",
                 (Var("u"), Str("datagram"), LOCALHOST, Port("udp"), 1, 8),
             ),
-            Sleep(300),
+            AwaitData("u", "uR"),
             Alloc("buf", 16),
             Call("primitiveSocketReceiveUDPDataBufCount", (Var("u"), Var("buf"), 1, 16)),
             ShowVar("buf"),
@@ -652,9 +991,20 @@ SCENARIOS: tuple[Scenario, ...] = (
             Call("primitiveSocketConnectToPort", (Var("u"), LOCALHOST, Port("udp")), show=Show.OK),
             status("u"),
             send("u", "dgram"),
-            Sleep(300),
+            AwaitData("u", "uR"),
             *receive("u", 16),
             Call("primitiveSocketRemoteAddressSize", (Var("u"),)),
+            destroy("u"),
+        ),
+    ),
+    Scenario(
+        "udp-receive-nothing",
+        "a UDP receive with nothing queued answers 0",
+        (
+            create("u", 2, 1),
+            *receive("u", 16),
+            Call("primitiveSocketRemoteAddressSize", (Var("u"),)),
+            error("u"),
             destroy("u"),
         ),
     ),
@@ -663,9 +1013,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "buffer-bounds",
         "start/count outside the buffer make send and receive fail",
         (
-            *resolve_path("echo"),
-            create("s"),
-            Call("primitiveSocketConnectTo", (Var("s"), Var("sa")), show=Show.OK),
+            *connect_path("echo"),
             Call("primitiveSocketSendDataBufCount", (Var("s"), Str("abc"), 0, 1)),
             Call("primitiveSocketSendDataBufCount", (Var("s"), Str("abc"), 2, 3)),
             Call("primitiveSocketSendDataBufCount", (Var("s"), Str("abc"), 4, 0)),

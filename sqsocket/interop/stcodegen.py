@@ -16,9 +16,13 @@ from collections.abc import Sequence
 from sqsocket.interop.dsl import (
     Alloc,
     Arg,
+    AwaitData,
+    AwaitSignal,
+    AwaitStatus,
     Buf,
     Bytes,
     Call,
+    Expect,
     Path,
     PathAddress,
     Peer,
@@ -27,7 +31,6 @@ from sqsocket.interop.dsl import (
     Sema,
     Show,
     ShowVar,
-    Sleep,
     Str,
     Tweak,
     Var,
@@ -101,7 +104,7 @@ def _arg(arg: Arg, fx: Fixture) -> str:
     if isinstance(arg, Var):
         return f"(v {st_string(arg.name)})"
     if isinstance(arg, Path):
-        return f"(s {st_string(fx.path(arg))})"
+        return f"({'z' if arg.nul else 's'} {st_string(fx.path(arg))})"
     if isinstance(arg, Port):
         return f"(i {fx.port(arg)})"
     if isinstance(arg, Str):
@@ -139,8 +142,27 @@ def scenario_array(sc: Scenario, fx: Fixture) -> str:
                 f"(pathaddr {i} {st_string(step.bind)} {st_string(fx.path(step.path))} "
                 f"{st_string(step.handle)})"
             )
-        elif isinstance(step, Sleep):
-            parts.append(f"(sleep {i} {step.ms})")
+        elif isinstance(step, AwaitSignal):
+            show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
+            parts.append(
+                f"(awaitsignal {i} {st_string(step.sema)} {step.ms} {st_string(step.expect)} {show})"
+            )
+        elif isinstance(step, AwaitStatus):
+            show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
+            parts.append(
+                f"(awaitstatus {i} {st_string(step.handle)} {step.status} {step.ms} {show})"
+            )
+        elif isinstance(step, AwaitData):
+            show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
+            parts.append(
+                f"(awaitdata {i} {st_string(step.handle)} {st_string(step.sema)} {step.ms} "
+                f"{st_string(step.expect)} {show})"
+            )
+        elif isinstance(step, Expect):
+            parts.append(
+                f"(expect {i} {st_string(step.name)} {st_string(step.op.value)} {step.value} "
+                f"{st_string(step.why or f'{step.name} {step.op.value} {step.value}')})"
+            )
         elif isinstance(step, Peer):
             parts.append(
                 f"(peer {i} {st_string(step.action)} {st_string(peer_argument(step, fx))})"
@@ -151,14 +173,16 @@ def scenario_array(sc: Scenario, fx: Fixture) -> str:
 
 
 def peer_argument(step: Peer, fx: Fixture) -> str:
+    """The ``@@peer`` line's argument: ``[ms:N,]path:P`` / ``port:N`` / hex data / ``-``."""
+    later = f"ms:{step.ms}," if step.ms > 0 else ""
     if step.action == "connect":
         if isinstance(step.target, Path):
-            return "path:" + fx.path(step.target)
+            return later + "path:" + fx.path(step.target)
         if isinstance(step.target, Port):
-            return f"port:{fx.port(step.target)}"
+            return later + f"port:{fx.port(step.target)}"
     if step.action == "send":
-        return step.data.hex()
-    return "-"
+        return later + (step.data.hex() or "-")
+    return later + "-"
 
 
 def conformance_script(scenarios: Sequence[Scenario], fx: Fixture) -> str:

@@ -59,6 +59,7 @@ def run_on_vm(
             start_new_session=True,
         )
         lines: dict[str, list[str]] = {}
+        broken: dict[str, list[str]] = {}
         session = 0
         error = ""
         stderr_tail = b""
@@ -93,6 +94,9 @@ def run_on_vm(
                         elif line.startswith("@@r "):
                             _tag, name, rest = line.split(" ", 2)
                             lines.setdefault(name, []).append(rest)
+                        elif line.startswith("@@broken "):
+                            _tag, name, rest = [*line.split(" ", 2), ""][:3]
+                            broken.setdefault(name, []).append(rest)
                         elif line.startswith("@@peer "):
                             _tag, action, arg = [*line.split(" ", 2), "-"][:3]
                             _peer_action(fx, action, arg)
@@ -118,21 +122,26 @@ def run_on_vm(
             error = f"the VM stopped early (exit {proc.returncode})"
         if error and stderr_tail:
             error += ": " + stderr_tail.decode("latin-1", "replace").strip()[-1500:]
-        return SideResult("squeak-vm", session, lines, time.monotonic() - t0, error)
+        return SideResult("squeak-vm", session, lines, time.monotonic() - t0, error, broken)
 
 
 def _peer_action(fx: Fixture, action: str, arg: str) -> None:
+    """Do what an ``@@peer action arg`` line asks (see stcodegen.peer_argument)."""
+    ms = 0
+    if arg.startswith("ms:"):
+        delay, _, arg = arg[3:].partition(",")
+        ms = int(delay)
     if action == "connect":
         kind, _, value = arg.partition(":")
         if kind == "path":
             name = next((k for k, v in fx.paths.items() if v == value), None)
             if name is not None:
-                fx.peer("connect", PathRef(name), b"")
+                fx.peer("connect", PathRef(name), b"", ms)
         elif kind == "port":
             name = next((k for k, v in fx.ports.items() if str(v) == value), None)
             if name is not None:
-                fx.peer("connect", PortRef(name), b"")
+                fx.peer("connect", PortRef(name), b"", ms)
     elif action == "send":
-        fx.peer("send", None, bytes.fromhex(arg))
-    elif action == "close":
-        fx.peer("close", None, b"")
+        fx.peer("send", None, b"" if arg == "-" else bytes.fromhex(arg), ms)
+    elif action in ("close", "drop"):
+        fx.peer(action, None, b"", ms)

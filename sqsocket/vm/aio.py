@@ -93,6 +93,7 @@ class Aio:
         # learns of it only as a flag its signal handler sets; here an edge-triggered
         # epoll of the enabled descriptors records the same edges (sigio_pending()).
         self._sigio = select.epoll() if sigio else None
+        self._sigio_seen: set[int] = set()
         self._entries: dict[int, _Entry] = {}
         self._max_fd = 0  # maxFd: 1 + the highest enabled descriptor
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -299,13 +300,23 @@ class Aio:
             entry.sigio = events
         except OSError:
             entry.sigio = -1
+            return
+        # epoll_ctl reports the descriptor's present readiness once: that is no edge
+        # (no SIGIO), so take that report away, keeping the other descriptors' edges
+        for fd, _ev in watcher.poll(0):
+            if fd != entry.fd:
+                self._sigio_seen.add(fd)
 
     def sigio_pending(self) -> set[int]:
         """The enabled descriptors that raised SIGIO since the last call (and forget them)."""
         watcher = self._sigio
         if watcher is None or self.closed:
             return set()
-        return {fd for fd, _events in watcher.poll(0)}
+        raised = {fd for fd, _events in watcher.poll(0)}
+        if self._sigio_seen:
+            raised |= self._sigio_seen
+            self._sigio_seen = set()
+        return raised
 
     def _sync(self, entry: _Entry) -> None:
         """Make epoll's interest match the armed mask.

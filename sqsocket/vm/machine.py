@@ -178,11 +178,13 @@ class VirtualMachine:
             due = now >= next_poll
         if not due:
             return
+        self.polls += 1
+        ran = self.aio.poll(0)
+        # after ioProcessEvents, checkForInterrupts sets nextPollTick := now + interval:
+        # a semaphore signalled by a handler inside this very poll forces nothing more
         self._force_poll = False
         if events.poll_interval is not None:
             self._next_poll = (now or self.clock()) + events.poll_interval
-        self.polls += 1
-        ran = self.aio.poll(0)
         if self._observers:
             self.emit(Polled(self.now(), False, 0.0, ran))
 
