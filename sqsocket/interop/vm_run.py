@@ -17,6 +17,7 @@ from sqsocket.interop.dsl import Scenario
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.interop.stcodegen import conformance_script
 from sqsocket.squeak import paths
+from sqsocket.squeak.runner import crash_description
 
 
 class VMUnavailable(RuntimeError):
@@ -63,6 +64,8 @@ def run_on_vm(
         session = 0
         error = ""
         stderr_tail = b""
+        stdout_tail = b""
+        killed_here = False
         buf = b""
         done = False
         sel = selectors.DefaultSelector()
@@ -85,6 +88,7 @@ def run_on_vm(
                     if key.data == "err":
                         stderr_tail = (stderr_tail + chunk)[-4000:]
                         continue
+                    stdout_tail = (stdout_tail + chunk)[-4000:]
                     buf += chunk
                     while b"\n" in buf:
                         raw_line, buf = buf.split(b"\n", 1)
@@ -113,16 +117,29 @@ def run_on_vm(
                 try:
                     proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
+                    killed_here = True
                     os.killpg(proc.pid, 9)
                     proc.wait(timeout=5)
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 stream.close()
             fx.reset_peers()
-        if not done and not error:
-            error = f"the VM stopped early (exit {proc.returncode})"
-        if error and stderr_tail:
-            error += ": " + stderr_tail.decode("latin-1", "replace").strip()[-1500:]
+        crash = None if killed_here else crash_description(proc.returncode)
+        if crash is not None:
+            # A crash, even after @@done, fails the run: never a pass or a difference.
+            error = _crash_report(crash, stdout_tail, stderr_tail)
+        else:
+            if not done and not error:
+                error = f"the VM stopped early (exit {proc.returncode})"
+            if error and stderr_tail:
+                error += ": " + stderr_tail.decode("latin-1", "replace").strip()[-1500:]
         return SideResult("squeak-vm", session, lines, time.monotonic() - t0, error, broken)
+
+
+def _crash_report(crash: str, stdout_tail: bytes, stderr_tail: bytes) -> str:
+    """The crash line and the VM's last output on each stream."""
+    out = stdout_tail.decode("latin-1", "replace").strip()[-1500:]
+    err = stderr_tail.decode("latin-1", "replace").strip()[-1500:]
+    return f"{crash}\n--- last stdout ---\n{out}\n--- last stderr ---\n{err}"
 
 
 def _peer_action(fx: Fixture, action: str, arg: str) -> None:

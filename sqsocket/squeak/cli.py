@@ -55,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Run SCRIPT (chunk format, Squeak 2.2 dialect) in squeak-vm. Its output goes "
             "to stdout (Transcript is stdout); ARGS are Smalltalk getSystemAttribute: 3, "
             "4, ... Exit status: the script's (0), 143 for a Smalltalk error, 124 on "
-            "timeout."
+            "timeout, 128+N when the VM crashed with signal N (134: SIGABRT, which the VM "
+            "also ends a SIGSEGV with); a crash is reported on stderr with the signal, "
+            "after the VM's last output."
         ),
     )
     run.add_argument("--vm", help="squeakvm binary (default: Debian's, then PATH)")
@@ -107,4 +109,10 @@ def _cmd_vm_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return runner.TIMEOUT_STATUS
+    if result.crash_description is not None:
+        print(
+            f"sqsocket vm run: {result.crash_description} after {result.elapsed:.2f} s "
+            "(its last output above)",
+            file=sys.stderr,
+        )
     return result.exit_status

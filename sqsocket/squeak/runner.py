@@ -8,12 +8,20 @@ SIGTERM, i.e. exit status 143 (the VM has no quit-with-status primitive).
 
 Every run has a timeout: the VM runs in its own process group, which is killed when
 time is up, and the output so far is kept.
+
+A VM killed by any other signal crashed (:attr:`VMResult.crashed`). The VM catches its
+own SIGSEGV, prints "Segmentation fault" and the Smalltalk call stack on *stdout* and
+calls abort(): a crash ends with SIGABRT (exit status 134). abort() does not flush
+stdio, and stdout to a pipe is fully buffered, so that report used to be lost; the VM
+therefore runs under ``stdbuf -oL`` (coreutils) when it is installed, which makes its
+stdout line-buffered.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import threading
@@ -30,6 +38,10 @@ HEADLESS_OPTIONS: tuple[str, ...] = ("-vm-display-null", "-vm-sound-null")
 # Exit status the VM ends with when a script fails (SIGTERM sent to itself).
 FAILURE_STATUS = 128 + signal.SIGTERM
 TIMEOUT_STATUS = 124  # as timeout(1) reports it
+# The VM's own SIGSEGV handler ends in abort(): what a crash usually looks like.
+CRASH_STATUS = 128 + signal.SIGABRT
+# Run the VM with a line-buffered stdout, so what it prints before abort() survives.
+LINE_BUFFERING: tuple[str, ...] = ("-oL",)
 
 
 class SqueakVMError(RuntimeError):
@@ -51,12 +63,33 @@ class ImageNotFound(SqueakVMError):
         self.image = image
 
 
+def signal_name(number: int) -> str:
+    """``SIGABRT`` for 6; ``signal 99`` for a number Python does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def crash_description(returncode: int) -> str | None:
+    """``squeak-vm crashed: SIGABRT (exit -6/134)`` when ``returncode`` (as
+    :attr:`subprocess.Popen.returncode`: -N for signal N) means the VM crashed, else
+    None. SIGTERM is not a crash: it is how a failing script ends the VM (prelude.st).
+    The caller must not pass a status from a kill of its own (e.g. at a timeout)."""
+    if returncode >= 0 or -returncode == signal.SIGTERM:
+        return None
+    number = -returncode
+    return f"squeak-vm crashed: {signal_name(number)} (exit {returncode}/{128 + number})"
+
+
 @dataclass(frozen=True)
 class VMResult:
     """How one VM run ended.
 
     ``exit_status`` is shell-style: a VM killed by signal N reports 128+N (143 for a
-    script error, 137 when killed at the timeout).
+    script error, 137 when killed at the timeout, 134 for a crash). ``killed_by`` is
+    the signal that ended the VM when the runner did not send it (a timeout kill is
+    ``timed_out``, not ``killed_by``).
     """
 
     exit_status: int
@@ -65,22 +98,52 @@ class VMResult:
     elapsed: float  # seconds from start to exit
     timed_out: bool
     command: tuple[str, ...]
+    killed_by: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.exit_status == 0 and not self.timed_out
 
+    @property
+    def crashed(self) -> bool:
+        """Killed by a signal other than the SIGTERM a failing script sends itself."""
+        return self.crash_description is not None
+
+    @property
+    def crash_description(self) -> str | None:
+        """``squeak-vm crashed: SIGABRT (exit -6/134)``, or None if it did not crash."""
+        if self.killed_by is None or self.timed_out:
+            return None
+        return crash_description(-self.killed_by)
+
+    def state(self) -> str:
+        """How it ended, in a few words: crashed (with the signal), timed out, exit N."""
+        if self.timed_out:
+            return "timed out"
+        return self.crash_description or f"exit status {self.exit_status}"
+
     def describe(self) -> str:
         """A one-paragraph summary for assertion messages and logs."""
-        state = "timed out" if self.timed_out else f"exit status {self.exit_status}"
         return (
-            f"{' '.join(self.command)}: {state} after {self.elapsed:.3f}s\n"
+            f"{' '.join(self.command)}: {self.state()} after {self.elapsed:.3f}s\n"
             f"--- stdout ---\n{self.stdout}--- stderr ---\n{self.stderr}"
         )
 
 
 def _shell_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
+
+
+def _killed_by(returncode: int, killed_here: bool) -> int | None:
+    """The signal that ended the VM, unless this module sent it."""
+    return -returncode if returncode < 0 and not killed_here else None
+
+
+def line_buffering_prefix() -> list[str]:
+    """``stdbuf -oL`` when coreutils' stdbuf is installed, else nothing (see the module
+    docstring: the VM's crash report goes to stdout just before abort())."""
+    stdbuf = shutil.which("stdbuf")
+    return [stdbuf, *LINE_BUFFERING] if stdbuf else []
 
 
 def vm_command(
@@ -90,7 +153,10 @@ def vm_command(
     vm: Path | str | None = None,
     image: Path | str | None = None,
 ) -> list[str]:
-    """The argv for running ``script``; checks that VM, image and script exist."""
+    """The argv for running ``script``; checks that VM, image and script exist.
+
+    It starts with ``stdbuf -oL`` where stdbuf is installed (see the module docstring).
+    """
     binary = paths.find_vm(vm)
     if binary is None:
         raise VMNotFound(f"no executable at {vm}" if vm is not None else "")
@@ -102,6 +168,7 @@ def vm_command(
         raise SqueakVMError(f"script not found: {script_path}")
     # Absolute paths: the VM resolves relative ones against its own working directory.
     return [
+        *line_buffering_prefix(),
         str(binary),
         *HEADLESS_OPTIONS,
         str(image_path.resolve()),
@@ -156,6 +223,7 @@ def run_script(
         elapsed=time.perf_counter() - started,
         timed_out=timed_out,
         command=tuple(command),
+        killed_by=_killed_by(proc.returncode, killed_here=timed_out),
     )
 
 
@@ -193,6 +261,7 @@ class VMProcess:
             reader.daemon = True
             reader.start()
         self._timed_out = False
+        self._killed_here = False  # kill() or the timeout in finish() ended it
 
     def _pump(self, stream: IO[bytes], sink: list[str], feed: bool) -> None:
         for raw in iter(stream.readline, b""):
@@ -240,6 +309,7 @@ class VMProcess:
             self._proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self._timed_out = True
+            self._killed_here = True
             _kill_group(self._proc)
             self._proc.wait(timeout=10)
         for reader in self._readers:
@@ -251,10 +321,12 @@ class VMProcess:
             elapsed=time.perf_counter() - self.started,
             timed_out=self._timed_out,
             command=self.command,
+            killed_by=_killed_by(self._proc.returncode, killed_here=self._killed_here),
         )
 
     def kill(self) -> None:
         if self._proc.poll() is None:
+            self._killed_here = True
             _kill_group(self._proc)
             self._proc.wait(timeout=10)
 
