@@ -2,10 +2,11 @@
 
 Layers, from the bottom up (the same split as the VM):
 
-* :mod:`sqsocket.vm` -- the pieces of the interpreter the plugin talks to: the
-  external-objects table of semaphores, signalled by index.
+* :mod:`sqsocket.vm` -- the VM the plugin runs in: its event loop (where it polls
+  for I/O: the periodic check and the idle process), the aio layer, errno and
+  stderr of the VM process, the external-objects table of semaphores.
 * :mod:`sqsocket.platform` -- the platform layer (``sqUnixSocket.c``): real
-  sockets, the aio thread, the resolver, the connection-status state table.
+  sockets, the resolver, the connection-status state table.
 * :mod:`sqsocket.plugin` -- the primitive entry points (``SocketPlugin.c``):
   argument checks, failure, one method per exported primitive.
 * :mod:`sqsocket.image` -- an image-side layer (Socket, NetNameResolver,

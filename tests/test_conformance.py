@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
 
+from sqsocket.interop import dsl
 from sqsocket.interop.conformance import Report, SideResult, run_conformance
 from sqsocket.interop.dsl import Call, Scenario
 from sqsocket.interop.record import normalize, raw
@@ -17,9 +19,47 @@ from sqsocket.interop.vm_run import run_on_vm
 from sqsocket.plugin import PRIMITIVES
 
 
-def test_there_are_at_least_30_scenarios_with_unique_names() -> None:
-    assert len(SCENARIOS) >= 30
+def test_there_are_at_least_70_scenarios_with_unique_names() -> None:
+    assert len(SCENARIOS) >= 70
     assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+
+
+def test_no_scenario_sleeps() -> None:
+    """Scenarios wait only for conditions: the language has no sleep step at all."""
+    step_types = set(typing.get_args(dsl.Step))
+    assert not any("sleep" in t.__name__.lower() for t in step_types)
+    assert not hasattr(dsl, "Sleep")
+    for sc in SCENARIOS:
+        assert all(type(step) in step_types for step in sc.steps), sc.name
+
+
+def test_every_scenario_that_connects_checks_that_it_resolved_and_connected() -> None:
+    """A connect scenario whose resolve found no address would be broken, not a result."""
+    for sc in SCENARIOS:
+        calls = [s for s in sc.steps if isinstance(s, Call)]
+        if any(c.prim == "primitiveSocketConnectTo" for c in calls) and any(
+            c.prim == "primitiveResolverGetAddressInfo" for c in calls
+        ):
+            assert any(isinstance(s, dsl.Expect) for s in sc.steps), sc.name
+
+
+def test_a_scenario_that_does_not_reach_its_point_is_broken_not_a_result() -> None:
+    sc = Scenario(
+        "connect-to-nothing",
+        "resolve a path that does not exist, then claim to connect",
+        (
+            dsl.Call(
+                "primitiveResolverGetAddressInfo",
+                (dsl.Str(""), dsl.Path("missing"), 0, 1, 0, 0),
+            ),
+            dsl.Call("primitiveResolverGetAddressInfoSize", bind="saSize"),
+            dsl.Expect("saSize", dsl.Op.GT, 0, "the path resolved"),
+        ),
+    )
+    report = run_conformance(scenarios=[sc])
+    assert report.broken() == {"connect-to-nothing": ["emulator: 3 the path resolved"]}
+    assert report.failed()
+    assert "[BROKEN]" in report.table()
 
 
 def test_every_scenario_calls_only_known_primitives() -> None:
@@ -72,6 +112,22 @@ def test_no_differences_under_the_squeak_4_10_profile(squeak_vm: Path, squeak_im
         assert report.vm.lines.get(sc.name), f"the VM recorded nothing for {sc.name}"
     diffs = report.differences()
     assert not diffs, "\n".join(f"{d.scenario} {d.step}: {d.emulator} | {d.vm}" for d in diffs)
+    assert report.broken() == {}
+
+
+@pytest.mark.squeakvm
+def test_ten_runs_of_each_side_give_the_same_lines(squeak_vm: Path, squeak_image: Path) -> None:
+    """Deterministic on both sides: no scenario's output varies over 10 runs."""
+    report = run_conformance(
+        "squeak-4.10",
+        SCENARIOS,
+        lambda fx, scs: run_on_vm(fx, scs, vm=squeak_vm, image=squeak_image),
+        repeat=10,
+    )
+    assert len(report.vm_runs) == len(report.emulator_runs) == 10
+    assert all(not run.error for run in report.vm_runs), [r.error for r in report.vm_runs]
+    assert report.unstable() == {}
+    assert report.differences() == [] and report.broken() == {}
 
 
 @pytest.mark.squeakvm

@@ -168,7 +168,7 @@ def _unix_connect_sync(c: Ctx) -> Sock:
 
 
 def _tcp_connect(c: Ctx) -> Sock:
-    """A non-blocking TCP connect() answers EINPROGRESS; the aio thread completes it."""
+    """A non-blocking TCP connect() answers EINPROGRESS; a later poll completes it."""
     _listener, port = c.h.tcp_listener()
     client = c.h.create(INET4, TCP, "client")
     c.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)

@@ -59,9 +59,10 @@ class Report:
     def broken(self) -> dict[str, list[str]]:
         """Scenario -> reasons, from either side and every run."""
         out: dict[str, list[str]] = {}
-        for side in [*self.emulator_runs, *self.vm_runs] or [self.emulator, self.vm]:
-            if side is None:
-                continue
+        sides = [*self.emulator_runs, *self.vm_runs]
+        if not sides:
+            sides = [self.emulator] if self.vm is None else [self.emulator, self.vm]
+        for side in sides:
             for name, reasons in side.broken.items():
                 out.setdefault(name, []).extend(f"{side.name}: {r}" for r in reasons)
         return out

@@ -154,7 +154,8 @@ class EmulatorRunner:
                 path = self.fx.path(step.path).encode()
                 env[step.bind] = bytearray(build_socket_address(session, sockaddr_un(path)))
             elif isinstance(step, AwaitSignal):
-                outcome = "signalled" if self._semaphore(step.sema).wait(step.ms / 1000) else "timeout"
+                signalled = self._semaphore(step.sema).wait(step.ms / 1000)
+                outcome = "signalled" if signalled else "timeout"
                 if step.show is not Show.NONE:
                     record(i, outcome)
                 if outcome != step.expect:
@@ -225,9 +226,8 @@ class EmulatorRunner:
             except PrimitiveFailed:
                 return "closed"
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not sema.wait(remaining):
-                if time.monotonic() >= deadline:
-                    return "timeout"
+            if (remaining <= 0 or not sema.wait(remaining)) and time.monotonic() >= deadline:
+                return "timeout"
 
     def _arg(self, arg: Arg, env: dict[str, Any]) -> Any:
         if isinstance(arg, bool):

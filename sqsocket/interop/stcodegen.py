@@ -144,9 +144,8 @@ def scenario_array(sc: Scenario, fx: Fixture) -> str:
             )
         elif isinstance(step, AwaitSignal):
             show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
-            parts.append(
-                f"(awaitsignal {i} {st_string(step.sema)} {step.ms} {st_string(step.expect)} {show})"
-            )
+            expect = st_string(step.expect)
+            parts.append(f"(awaitsignal {i} {st_string(step.sema)} {step.ms} {expect} {show})")
         elif isinstance(step, AwaitStatus):
             show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
             parts.append(

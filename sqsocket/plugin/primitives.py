@@ -84,6 +84,7 @@ def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
         def call(self: SocketPlugin, *args: Any, **kwargs: Any) -> Any:
             vm = self.vm
             with vm.lock:
+                vm.aio.epoch += 1  # a poll waiting on another thread must look again
                 vm.check_for_interrupts()
                 if name in self.profile.missing_primitives:
                     raise PrimitiveFailed(
@@ -137,7 +138,7 @@ def _release(net: Network, vm: VirtualMachine | None) -> None:
 
 
 class SocketPlugin:
-    """An emulated SocketPlugin in an emulated VM (its own session, sockets and aio thread)."""
+    """An emulated SocketPlugin in an emulated VM (its own session, sockets and event loop)."""
 
     def __init__(self, vm: VirtualMachine | None = None, profile: Profile | str = DEFAULT_PROFILE):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile

@@ -98,8 +98,11 @@ class Aio:
         self._max_fd = 0  # maxFd: 1 + the highest enabled descriptor
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
-        # Raised by every new entry; see _Entry.born and poll().
+        # Raised by every new entry (its identity for traces).
         self.generation = 0
+        #: Raised by every primitive and every handler run: a poll whose wait saw it
+        #: change re-checks its events (see poll()).
+        self.epoch = 0
         self.closed = False
         #: The descriptors whose handlers ran in the last poll.
         self.dispatched: set[int] = set()
@@ -221,7 +224,7 @@ class Aio:
         if self.closed:
             return 0
         self.dispatched = set()
-        since = self.generation
+        since = self.epoch
         try:
             ready = self._epoll.poll(-1 if timeout is None else max(timeout, 0.0))
         except InterruptedError:  # pragma: no cover - PEP 475 retries for us
@@ -359,6 +362,9 @@ class Aio:
     def _dispatch(self, ready: list[tuple[int, int]], since: int) -> int:
         ran = 0
         dispatched = self.dispatched = set()
+        # what select() reported stands for the whole walk, as in aio.c; only a change
+        # made before the walk began (on another thread) makes the events suspect
+        stale = self.epoch != since
         ready.sort()  # ascending descriptors, as aio.c walks fd_sets
         entries = self._entries
         for fd, events in ready:
@@ -368,11 +374,12 @@ class Aio:
                 except OSError:
                     pass
                 continue
-            entry = entries.get(fd)
-            if entry is not None and entry.born > since:
-                # made while the wait was under way (by a primitive on another thread):
-                # the event may belong to a descriptor that had this number before, so
-                # ask the descriptor itself what it is ready for now
+            if stale:
+                # a primitive or another poll ran on another thread while this one
+                # waited: it may have used up what the event reports (read the data,
+                # accepted the connection), or the number may name a new descriptor.
+                # One thread, as in the VM, never gets here; for several, ask the
+                # descriptor itself what it is ready for now.
                 events = _ready_now(fd)
             for flag, ready_bits in _READY:
                 entry = entries.get(fd)
@@ -380,6 +387,7 @@ class Aio:
                     break
                 if not (entry.mask & flag) or not (events & ready_bits):
                     continue
+                self.epoch += 1
                 # one-shot: clear the interest before calling, as aio.c does
                 entry.mask &= ~flag
                 handler = entry.handlers.pop(flag)
