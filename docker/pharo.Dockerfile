@@ -2,8 +2,9 @@
 #
 # NOT BUILDABLE ON SQSOCKET'S MACHINES: it downloads Pharo from get.pharo.org,
 # which only a machine with internet access reaches. It is written the way the
-# Pharo ecosystem builds images and is checked statically here (hadolint, the
-# Smalltalk syntax check of images/pharo/); it has not been run.
+# Pharo ecosystem builds images and is checked statically here (hadolint, and
+# Pharo's grammar over images/pharo/: python -m sqsocket.pharo images/pharo/*.st);
+# it has not been run.
 #
 # Context: the harness's (`sqsocket docker build --pharo`), or the repository root:
 #   docker build --network host -f docker/pharo.Dockerfile -t sqsocket/pharo:13 .

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_support import DOCKER_DIR, DOCKERFILES, ENTRYPOINTS, REPO, in_ci, need, tool
+from docker_support import DOCKER_DIR, DOCKERFILES, ENTRYPOINTS, PHARO_DIR, REPO, in_ci, need, tool
 
 from sqsocket.dockerharness import contexts
 
@@ -117,6 +117,21 @@ def test_pharo_context_holds_what_the_dockerfile_copies() -> None:
     context = contexts.pharo_context()
     _assert_context_has(context, _copy_sources(DOCKER_DIR / "pharo.Dockerfile"))
     assert "images/pharo/load.st" in context.files
+
+
+def test_the_pharo_files_the_docker_side_names_exist() -> None:
+    # The Dockerfile files in load.st; the entrypoint runs workspace.st, uds_server.st
+    # and the SUnit package of SQSocket-Pharo-Tests.st: a rename must reach them all.
+    dockerfile = (DOCKER_DIR / "pharo.Dockerfile").read_text()
+    entrypoint = (DOCKER_DIR / "pharo-entrypoint.sh").read_text()
+    names = re.findall(r"/opt/sqsocket/pharo/([\w.-]+\.st)", dockerfile)
+    names += re.findall(r'"\$src"/([\w.-]+\.st)', entrypoint)
+    assert set(names) == {"load.st", "workspace.st", "uds_server.st"}
+    for name in names:
+        assert (PHARO_DIR / name).is_file(), name
+    assert "'SQSocket-Pharo-Tests'" in entrypoint
+    tests = (PHARO_DIR / "SQSocket-Pharo-Tests.st").read_text()
+    assert "package: 'SQSocket-Pharo-Tests'" in tests
 
 
 def test_dockerignore_keeps_compose_contexts_small() -> None:

@@ -10,7 +10,6 @@ Modules, each small:
 * :mod:`.containers` -- run one container with a time limit; output kept on failure.
 * :mod:`.peers` -- the Python side on the host: the echo server process, a UDS client.
 * :mod:`.interop` -- the interop pairs, answered as rows for the interop matrix.
-* :mod:`.stcheck` -- a static syntax check of Smalltalk chunk-format sources.
 * :mod:`.cli` -- ``sqsocket docker base|build|run``.
 
 Nothing here imports the Docker SDK at import time.
