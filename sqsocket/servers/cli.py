@@ -56,7 +56,8 @@ PYTHON_ONLY_FDPASS = (
 PYTHON_ONLY_PEERCRED = (
     "Peer credentials come from the kernel (SO_PEERCRED): a Smalltalk client needs nothing "
     "to be checked and is served if its uid is allowed; a refused client sees its "
-    "connection accepted and closed without a byte (ECONNRESET if it had sent data). The "
+    "connection accepted and closed without a byte (end of stream; ECONNRESET or EPIPE if "
+    "it sends). The "
     "SocketPlugin cannot read credentials, so a Smalltalk server cannot check them."
 )
 

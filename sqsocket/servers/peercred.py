@@ -11,8 +11,8 @@ no primitive for ``SO_PEERCRED`` or ``SCM_CREDENTIALS``, so a Smalltalk server
 cannot ask who connected. A Smalltalk *client* needs nothing to be checked --
 the kernel supplies its credentials -- and is served normally when its uid is
 allowed; when it is not, it sees its connection accepted and then closed
-without a byte (end of stream; ``ECONNRESET`` instead if it had already sent
-data the server never read).
+without a byte: end of stream, or ``ECONNRESET`` if it had already sent data
+the server never read, or ``EPIPE`` if it sends after the close.
 """
 
 from __future__ import annotations
