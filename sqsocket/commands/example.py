@@ -31,6 +31,12 @@ from sqsocket.image import (
     run_workspace_example,
 )
 from sqsocket.image.workspace import DEFAULT_MESSAGE, DEFAULT_PATH
+from sqsocket.servers import argtypes
+
+#: Bounds of the numeric options: beyond them a value is a usage error (exit 2).
+MAX_TIMEOUT = 3600.0
+MAX_SECONDS = 7 * 24 * 3600.0
+MAX_BACKLOG = 4096  # Linux's SOMAXCONN; listen() silently caps larger values at it
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,23 +58,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Connect to the Unix-domain socket at PATH as the Pharo workspace example does, "
             "send the message and print the echo. Start a server first, e.g. "
-            "'sqsocket serve echo --path /tmp/sp'."
+            "'sqsocket serve echo --unix /tmp/sp'."
         ),
     )
-    workspace.add_argument("--path", default=DEFAULT_PATH, help=f"socket path ({DEFAULT_PATH})")
+    workspace.add_argument(
+        "--path",
+        type=argtypes.unix_path,
+        default=DEFAULT_PATH,
+        help=f"socket path ({DEFAULT_PATH})",
+    )
     _common(workspace)
     workspace.set_defaults(func=_cmd_workspace)
 
     tcp = kinds.add_parser("tcp", help="the same walk over TCP (Socket newTCP)")
-    tcp.add_argument("--host", default="127.0.0.1", help="host name or address (127.0.0.1)")
-    tcp.add_argument("--port", type=int, required=True, help="TCP port of an echo server")
+    tcp.add_argument(
+        "--host",
+        type=argtypes.hostname,
+        default="127.0.0.1",
+        help="host name or address (127.0.0.1)",
+    )
+    tcp.add_argument(
+        "--port", type=argtypes.port, required=True, help="TCP port of an echo server (1..65535)"
+    )
     _common(tcp)
     tcp.set_defaults(func=_cmd_tcp)
 
     netstring = kinds.add_parser(
         "netstring", help="send one length-prefixed frame to a netstring server"
     )
-    netstring.add_argument("--path", required=True, help="socket path of a netstring server")
+    netstring.add_argument(
+        "--path", type=argtypes.unix_path, required=True, help="socket path of a netstring server"
+    )
     _common(netstring)
     netstring.set_defaults(func=_cmd_netstring)
 
@@ -80,16 +100,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "the image builds) and echo every client, until Ctrl-C or --seconds."
         ),
     )
-    serve.add_argument("--path", default=DEFAULT_PATH, help=f"socket path ({DEFAULT_PATH})")
-    serve.add_argument("--backlog", type=int, default=8, help="listen backlog (8; 1 = in place)")
-    serve.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    serve.add_argument(
+        "--path",
+        type=argtypes.unix_path,
+        default=DEFAULT_PATH,
+        help=f"socket path ({DEFAULT_PATH})",
+    )
+    serve.add_argument(
+        "--backlog",
+        type=argtypes.integer(1, MAX_BACKLOG),
+        default=8,
+        help=f"listen backlog, 1..{MAX_BACKLOG} (8; 1 = in place)",
+    )
+    serve.add_argument(
+        "--seconds",
+        type=argtypes.seconds(MAX_SECONDS),
+        default=None,
+        help=f"stop after this many seconds (above 0, at most {MAX_SECONDS:g})",
+    )
     serve.set_defaults(func=_cmd_serve)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--message", default=DEFAULT_MESSAGE, help="what to send")
     parser.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds for connect, send and receive (5)"
+        "--message",
+        type=argtypes.utf8_text,
+        default=DEFAULT_MESSAGE,
+        help="what to send (UTF-8 text, at most 1 MiB)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=argtypes.seconds(MAX_TIMEOUT),
+        default=5.0,
+        help=f"seconds for connect, send and receive (above 0, at most {MAX_TIMEOUT:g}; 5)",
     )
 
 

@@ -10,12 +10,16 @@ calling thread (``serve_forever()``, the ``sqsocket serve`` CLI)::
         assert echo_once(srv.address, b"hi") == b"hi"
     # the socket file is gone again
 
-Modules, one job each: :mod:`~.paths` (socket files: stale, refused, removed),
+Modules, one job each: :mod:`~.paths` (socket files: stale, refused, created
+with their mode, removed), :mod:`~.dircheck` (is the socket's directory safe),
 :mod:`~.address` (Unix path / abstract name / host:port, ready lines),
-:mod:`~.base` (the lifecycle), :mod:`~.stream` (many non-blocking clients),
-:mod:`~.echo`, :mod:`~.dgram`, :mod:`~.netstring`, :mod:`~.pair`
-(socketpair + fork), :mod:`~.fdpass` (SCM_RIGHTS introduction server),
-:mod:`~.cli` (``sqsocket serve``).
+:mod:`~.base` (the lifecycle), :mod:`~.listener` (accept, back off, uid
+allow-list), :mod:`~.peercred` (SO_PEERCRED), :mod:`~.ratelog` (rate-limited
+warnings), :mod:`~.stream` (many non-blocking clients), :mod:`~.echo`,
+:mod:`~.dgram`, :mod:`~.framing` (u32, netstring, line), :mod:`~.netstring`
+(the reversing server), :mod:`~.pair` (socketpair + fork), :mod:`~.fdpass`
+(SCM_RIGHTS introduction server), :mod:`~.argtypes` and :mod:`~.cli`
+(``sqsocket serve``).
 """
 
 from sqsocket.servers.address import (
@@ -36,6 +40,7 @@ from sqsocket.servers.echo import (
     echo_once,
 )
 from sqsocket.servers.fdpass import IntroClient, IntroductionError, IntroductionServer
+from sqsocket.servers.framing import Framing, MalformedFrame
 from sqsocket.servers.netstring import (
     FrameError,
     FrameTooLarge,
@@ -56,10 +61,12 @@ __all__ = [
     "EchoServer",
     "FrameError",
     "FrameTooLarge",
+    "Framing",
     "InetAddress",
     "IntroClient",
     "IntroductionError",
     "IntroductionServer",
+    "MalformedFrame",
     "NetstringClient",
     "NetstringServer",
     "PairExchange",

@@ -14,8 +14,11 @@ starts ``sqsocket serve ...`` as a subprocess can parse what it printed::
 
     unix:/tmp/x          /tmp/x            ./rel/path
     abstract:name        @name
+    abstract-padded:name (the name NUL-padded to all of sun_path: see AbstractAddress)
     tcp:127.0.0.1:5000   tcp:[::1]:5000    127.0.0.1:5000    5000
     udp:127.0.0.1:5000   (same forms with the udp: scheme)
+
+Hosts are IP literals or ``localhost``: these servers never look a name up (no DNS).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ __all__ = [
     "SocketKind",
     "UnixAddress",
     "abstract_supported",
+    "check_host",
+    "check_port",
     "is_loopback_host",
     "parse_address",
     "parse_ready_line",
@@ -52,6 +57,8 @@ SCHEMES: dict[str, SocketKind] = {
     "unix-dgram": "dgram",
     "abstract": "stream",
     "abstract-dgram": "dgram",
+    "abstract-padded": "stream",
+    "abstract-padded-dgram": "dgram",
     "tcp": "stream",
     "udp": "dgram",
 }
@@ -92,9 +99,18 @@ class AbstractAddress:
     """A Linux abstract-namespace Unix-domain name (no file on disk).
 
     ``name`` is stored without the leading NUL; :attr:`sockaddr` adds it.
+
+    An abstract name is every byte of ``sun_path`` after the NUL *up to the address
+    length the caller passes*, NULs included. Python passes exactly the name
+    ("tight"). The VM's SocketPlugin always passes ``sizeof(struct sockaddr_un)``, so
+    the name a Smalltalk client connects to is the name followed by NULs up to
+    ``sun_path``'s 108 bytes -- a different name, and a tight server is unreachable
+    from Smalltalk (ECONNREFUSED). ``padded=True`` binds (and connects to) that
+    NUL-padded name, as socat's ``unix-tightsocklen=0`` does.
     """
 
     name: str
+    padded: bool = False
 
     family = socket.AF_UNIX
 
@@ -113,12 +129,16 @@ class AbstractAddress:
 
     @property
     def sockaddr(self) -> bytes:
-        """What ``socket.bind`` / ``socket.connect`` take: NUL + the name, as bytes."""
-        return b"\0" + self.name.encode("utf-8", "surrogateescape")
+        """What ``socket.bind`` / ``socket.connect`` take: NUL + the name (+ NUL padding)."""
+        raw = self.name.encode("utf-8", "surrogateescape")
+        if self.padded:
+            return b"\0" + raw + b"\0" * (MAX_SUN_PATH - len(raw))
+        return b"\0" + raw
 
     def describe(self, kind: SocketKind = "stream") -> str:
-        """``abstract:NAME`` (stream) or ``abstract-dgram:NAME`` (datagram)."""
-        return f"{'abstract' if kind == 'stream' else 'abstract-dgram'}:{self.name}"
+        """``abstract[-padded]:NAME`` (stream) or ``abstract[-padded]-dgram:NAME`` (datagram)."""
+        scheme = "abstract-padded" if self.padded else "abstract"
+        return f"{scheme if kind == 'stream' else scheme + '-dgram'}:{self.name}"
 
     def __str__(self) -> str:
         return self.describe()
@@ -172,6 +192,31 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def check_host(host: str) -> str:
+    """``host`` if it is an IP literal or ``localhost`` (as 127.0.0.1); else ValueError.
+
+    Names other than localhost are refused rather than looked up: a test server
+    must not make DNS queries.
+    """
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"bad host {host!r}: give an IPv4 or IPv6 address (or localhost); "
+            "names are not looked up"
+        ) from None
+    return host
+
+
+def check_port(text: str) -> int:
+    """A port number 0..65535 written in ASCII digits; else ValueError."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or int(text) > 65535:
+        raise ValueError(f"bad port {text!r}: give a number from 0 to 65535")
+    return int(text)
+
+
 def _parse_host_port(text: str, default_host: str) -> InetAddress:
     """``[HOST:]PORT`` with IPv6 hosts in brackets (``[::1]:5000``)."""
     host = default_host
@@ -181,19 +226,15 @@ def _parse_host_port(text: str, default_host: str) -> InetAddress:
         if end < 0 or not text[end + 1 :].startswith(":"):
             raise ValueError(f"bad address {text!r}: expected [IPV6]:PORT")
         host, port_text = text[1:end], text[end + 2 :]
+        if ":" not in host:
+            raise ValueError(f"bad address {text!r}: brackets are for IPv6 hosts only")
     elif ":" in text:
         host, _, port_text = text.rpartition(":")
         if ":" in host:
             raise ValueError(f"bad address {text!r}: put an IPv6 host in brackets, [::1]:PORT")
         host = host or default_host
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"bad port in {text!r}") from None
-    if host == "localhost":
-        # Resolve now so the bound address (and the ready line) is a literal.
-        host = "127.0.0.1"
-    return InetAddress(host, port)
+    # localhost becomes 127.0.0.1 now, so the bound address (and the ready line) is a literal.
+    return InetAddress(check_host(host), check_port(port_text))
 
 
 def parse_address(text: str, *, default_host: str = "127.0.0.1") -> Address:
@@ -216,7 +257,8 @@ def parse_address(text: str, *, default_host: str = "127.0.0.1") -> Address:
             check_path_length(rest)
             return UnixAddress(rest)
         if scheme.startswith("abstract"):
-            return AbstractAddress(rest[1:] if rest[:1] in ("@", "\0") else rest)
+            name = rest[1:] if rest[:1] in ("@", "\0") else rest
+            return AbstractAddress(name, padded=scheme.startswith("abstract-padded"))
         return _parse_host_port(rest, default_host)
     if text[0] in ("@", "\0"):
         return AbstractAddress(text[1:])

@@ -44,6 +44,8 @@ from sqsocket.servers.address import (
     parse_address,
 )
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, BoundPath, bind_unix_path
+from sqsocket.servers.peercred import supported as peer_credentials_supported
+from sqsocket.servers.ratelog import RateLimitedLog
 
 __all__ = ["AddressLike", "Handler", "Server", "coerce_address", "connect", "open_bound_socket"]
 
@@ -72,6 +74,7 @@ def open_bound_socket(
     *,
     mode: int | None = DEFAULT_SOCKET_MODE,
     allow_remote: bool = False,
+    insecure_dir: bool = False,
 ) -> tuple[socket.socket, Address, BoundPath | None]:
     """Create a non-blocking socket of type ``kind`` bound to ``address``.
 
@@ -79,7 +82,8 @@ def open_bound_socket(
     was asked for) and, for a filesystem path, the :class:`BoundPath` to remove
     on stop. Internet hosts must be loopback unless ``allow_remote``: these are
     test servers, and an echo server reachable from the network is a gift to
-    anyone looking for a traffic reflector.
+    anyone looking for a traffic reflector. ``insecure_dir`` lets a socket file be
+    bound in a directory other users can write (see :mod:`~sqsocket.servers.dircheck`).
     """
     if isinstance(address, InetAddress) and not allow_remote and not is_loopback_host(address.host):
         raise ValueError(
@@ -90,7 +94,7 @@ def open_bound_socket(
     try:
         bound_path: BoundPath | None = None
         if isinstance(address, UnixAddress):
-            bound_path = bind_unix_path(sock, address.path, mode=mode)
+            bound_path = bind_unix_path(sock, address.path, mode=mode, insecure_dir=insecure_dir)
             actual: Address = address
         elif isinstance(address, AbstractAddress):
             sock.bind(address.sockaddr)
@@ -129,12 +133,33 @@ def connect(address: AddressLike, *, timeout: float | None = 5.0) -> socket.sock
     return sock
 
 
+#: Longest single wait of the loop. Timers further away are simply re-checked: the
+#: kernel's wait takes at most INT_MAX milliseconds, and Python raises OverflowError
+#: (ending the loop) for more.
+MAX_WAIT = 3600.0
+
+
+def _bounded_wait(timeout: float | None) -> float | None:
+    """``timeout`` clamped to [0, MAX_WAIT]; a NaN (a broken timer) counts as MAX_WAIT."""
+    if timeout is None:
+        return None
+    if timeout != timeout:  # NaN: waiting 0 s forever would spin the CPU
+        return MAX_WAIT
+    return min(max(timeout, 0.0), MAX_WAIT)
+
+
 class Server:
     """Base class: one bound socket served by a selector loop.
 
     Subclasses set :attr:`kind` and implement :meth:`_open` and
     :meth:`_close_peers`; they may override :meth:`_next_timeout` and
     :meth:`_tick` for timers (idle timeouts).
+
+    ``allow_uids`` (Unix-domain addresses only, Linux): serve only peers whose
+    uid the kernel reports in that set; ``None`` serves everyone the socket's
+    permissions let in. ``insecure_dir``: bind a socket file even in a directory
+    other users can write. Warnings about peers go through :attr:`warnings`, a
+    :class:`~sqsocket.servers.ratelog.RateLimitedLog`.
     """
 
     #: ``"stream"`` or ``"dgram"``: the scheme the ready line uses.
@@ -146,13 +171,27 @@ class Server:
         *,
         mode: int | None = DEFAULT_SOCKET_MODE,
         allow_remote: bool = False,
+        allow_uids: frozenset[int] | set[int] | None = None,
+        insecure_dir: bool = False,
         verbose: bool = False,
     ) -> None:
         self.requested_address: Address = coerce_address(address)
         self.mode = mode
         self.allow_remote = allow_remote
+        self.insecure_dir = insecure_dir
+        self.allow_uids = None if allow_uids is None else frozenset(allow_uids)
+        if self.allow_uids is not None:
+            if isinstance(self.requested_address, InetAddress):
+                raise ValueError(
+                    "a uid allow-list needs a Unix-domain address: TCP and UDP peers "
+                    "have no credentials (SO_PEERCRED)"
+                )
+            if not peer_credentials_supported():
+                raise ValueError("this platform does not report peer credentials (SO_PEERCRED)")
         self.verbose = verbose
         self.log = log.getChild(type(self).__name__)
+        #: Rate-limited warnings about peers (bad frames, refused connections...).
+        self.warnings = RateLimitedLog(self.log)
         self._address: Address | None = None
         self._bound_path: BoundPath | None = None
         self._sock: socket.socket | None = None
@@ -267,17 +306,26 @@ class Server:
         assert selector is not None
         try:
             while not self._stop_requested.is_set():
-                for key, mask in selector.select(self._next_timeout()):
+                for key, mask in selector.select(_bounded_wait(self._next_timeout())):
                     handler: Handler = key.data
                     try:
                         handler(mask)
                     except Exception:
                         # One peer's bug must not take the whole server down; the
                         # handlers close their own peer on the OSErrors they expect.
-                        self.log.exception("unexpected error in %s", handler)
+                        # Rate-limited: a peer that triggers it once can trigger it often.
+                        self.warnings.log(
+                            "unexpected error",
+                            "unexpected error in %s",
+                            handler,
+                            level=logging.ERROR,
+                            exc_info=True,
+                        )
                     if self._stop_requested.is_set():
                         break
-                self._tick(time.monotonic())
+                now = time.monotonic()
+                self._tick(now)
+                self.warnings.tick(now)
         finally:
             self._cleanup()
 
@@ -358,7 +406,11 @@ class Server:
     def _bind_socket(self, kind: int) -> socket.socket:
         """Helper for :meth:`_open`: bind the requested address, record what was bound."""
         sock, actual, bound_path = open_bound_socket(
-            self.requested_address, kind, mode=self.mode, allow_remote=self.allow_remote
+            self.requested_address,
+            kind,
+            mode=self.mode,
+            allow_remote=self.allow_remote,
+            insecure_dir=self.insecure_dir,
         )
         self._sock, self._address, self._bound_path = sock, actual, bound_path
         return sock
@@ -379,6 +431,7 @@ class Server:
         try:
             self._close_peers()
         finally:
+            self.warnings.flush()
             self._release_listener()
             selector, self._selector = self._selector, None
             if selector is not None:

@@ -6,7 +6,10 @@ parent process (the interop harness, a test) can wait for that line and read
 the real address from it (:func:`sqsocket.servers.address.parse_ready_line`).
 SIGINT and SIGTERM end the server cleanly: connections closed, the socket
 file it created removed, exit status 0. Errors (address in use, a path that
-is not a socket) go to stderr with exit status 1.
+is not a socket, an unsafe directory) go to stderr with exit status 1. An
+argument that makes no sense -- a port out of range, an infinite timeout, a
+path too long for ``sun_path`` -- is a usage error (exit status 2), found by
+its parser type (:mod:`~sqsocket.servers.argtypes`) before anything runs.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from sqsocket.servers import argtypes
 from sqsocket.servers.address import AbstractAddress, Address, InetAddress, UnixAddress
-from sqsocket.servers.base import Server, coerce_address
+from sqsocket.servers.base import Server
 from sqsocket.servers.dgram import DatagramEchoServer
 from sqsocket.servers.echo import EchoServer
 from sqsocket.servers.fdpass import IntroductionServer
-from sqsocket.servers.netstring import DEFAULT_MAX_FRAME, NetstringServer
+from sqsocket.servers.framing import DEFAULT_MAX_FRAME, Framing
+from sqsocket.servers.netstring import NetstringServer
 from sqsocket.servers.pair import ping_pong, taco_cat
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, SocketPathError
+from sqsocket.servers.stream import MAX_IDLE_TIMEOUT
 
 __all__ = ["register", "run_server"]
 
@@ -36,29 +42,24 @@ EXIT_ERROR = 1
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+#: Upper bounds of the numeric options (a usage error beyond them).
+MAX_CLIENTS = 65536
+MAX_FRAME = 1 << 30
+MAX_PAIR_TIMEOUT = 3600.0
 
-def _octal_mode(text: str) -> int:
-    try:
-        mode = int(text.removeprefix("0o"), 8)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r}") from None
-    if not 0 <= mode <= 0o777:
-        raise argparse.ArgumentTypeError(f"mode out of range: {text!r}")
-    return mode
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+PYTHON_ONLY_FDPASS = (
+    "Python to Python only: the VM's SocketPlugin has no SCM_RIGHTS, so a Smalltalk client "
+    "can REGISTER (OK) but its INTRODUCE is answered 'ERR INTRODUCE needs one descriptor', "
+    "and an introduction to it arrives as the INTRO frame without the descriptor (the "
+    "kernel drops it), so the introducer sees end of stream."
+)
+PYTHON_ONLY_PEERCRED = (
+    "Peer credentials come from the kernel (SO_PEERCRED): a Smalltalk client needs nothing "
+    "to be checked and is served if its uid is allowed; a refused client sees its "
+    "connection accepted and closed without a byte (end of stream; ECONNRESET or EPIPE if "
+    "it sends). The "
+    "SocketPlugin cannot read credentials, so a Smalltalk server cannot check them."
+)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -102,10 +103,8 @@ def run_server(server: Server) -> int:
         try:
             server.bind()
         except (SocketPathError, OSError, ValueError) as exc:
-            print(
-                f"sqsocket serve: cannot listen on {server.requested_address}: {exc}",
-                file=sys.stderr,
-            )
+            where = server.requested_address.describe(server.kind)
+            print(f"sqsocket serve: cannot listen on {where}: {exc}", file=sys.stderr)
             server.stop()
             return EXIT_ERROR
         print(server.ready_line, flush=True)
@@ -118,61 +117,132 @@ def run_server(server: Server) -> int:
 
 
 def _add_unix_options(
-    parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup
+    parser: argparse.ArgumentParser,
+    group: argparse._MutuallyExclusiveGroup,
+    *,
+    datagrams: bool = False,
 ) -> None:
-    group.add_argument("--unix", metavar="PATH", help="listen on a Unix-domain socket file")
+    group.add_argument(
+        "--unix",
+        metavar="PATH",
+        type=argtypes.unix_address,
+        help="listen on a Unix-domain socket file (at most 107 bytes; '@NAME' = --abstract NAME)",
+    )
     group.add_argument(
         "--abstract",
         metavar="NAME",
-        help="listen on a Linux abstract-namespace name (no file; '@NAME' also accepted)",
+        type=argtypes.abstract_name,
+        help="listen on a Linux abstract-namespace name, as Python clients spell it "
+        "(no file, so no permissions: see --allow-uid)",
+    )
+    group.add_argument(
+        "--abstract-padded",
+        metavar="NAME",
+        type=argtypes.abstract_name,
+        help="listen on the abstract name NAME padded with NULs to all 108 bytes of "
+        "sun_path: the name a Smalltalk client reaches (the SocketPlugin passes the full "
+        "sockaddr_un), like socat's unix-tightsocklen=0",
     )
     parser.add_argument(
         "--mode",
-        type=_octal_mode,
-        default=DEFAULT_SOCKET_MODE,
+        type=argtypes.octal_mode,
+        default=None,
         metavar="OCTAL",
-        help="permissions of the socket file (default: 600)",
+        help=f"permissions of the socket file, set as bind creates it (--unix only; "
+        f"default: {DEFAULT_SOCKET_MODE:o})",
+    )
+    parser.add_argument(
+        "--insecure-dir",
+        action="store_true",
+        help="bind even if a directory on the socket's path is writable by others without "
+        "the sticky bit (refused by default: another user could replace the socket)",
+    )
+    if datagrams:
+        uid_help = (
+            "answer only datagrams from this numeric uid (repeatable; Unix-domain only: the "
+            "kernel attaches each sender's credentials, SO_PASSCRED; others are dropped and "
+            "counted). The SocketPlugin cannot read credentials, so a Smalltalk server "
+            "cannot do this; a Smalltalk sender needs nothing to be checked."
+        )
+    else:
+        uid_help = (
+            "serve only peers with this numeric uid (repeatable; Unix-domain only, checked "
+            "with SO_PEERCRED; others are closed at once and counted). " + PYTHON_ONLY_PEERCRED
+        )
+    parser.add_argument(
+        "--allow-uid", metavar="UID", type=argtypes.uid, action="append", help=uid_help
     )
 
 
-def _inet(text: str, scheme: str) -> InetAddress:
-    addr = coerce_address(f"{scheme}:{text}")
-    assert isinstance(addr, InetAddress)
-    return addr
+def _usage_error(args: argparse.Namespace, message: str) -> None:
+    """A usage error (exit 2) for a combination of options argparse cannot check itself."""
+    parser: argparse.ArgumentParser = args.parser_
+    parser.error(message)
 
 
 def _address_from(args: argparse.Namespace, inet_scheme: str | None = "tcp") -> Address:
-    if getattr(args, "unix", None):
-        path: str = args.unix
-        if path.startswith("@"):
-            return AbstractAddress(path[1:])
-        return UnixAddress(path)
-    if getattr(args, "abstract", None):
-        name: str = args.abstract
-        return AbstractAddress(name.removeprefix("@"))
-    if inet_scheme is not None:
-        value = getattr(args, inet_scheme, None)
-        if value is not None:
-            return _inet(value, inet_scheme)
-    raise SystemExit("sqsocket serve: give an address (see --help)")
+    """The address the options name, after checking the options that go with it."""
+    address: Address | None = args.unix
+    if args.abstract is not None:
+        address = AbstractAddress(args.abstract)
+    elif args.abstract_padded is not None:
+        address = AbstractAddress(args.abstract_padded, padded=True)
+    elif inet_scheme is not None and getattr(args, inet_scheme, None) is not None:
+        address = getattr(args, inet_scheme)
+    if address is None:  # the group is required: argparse has said so already
+        _usage_error(args, "give an address (see --help)")
+    assert address is not None
+    is_file = isinstance(address, UnixAddress)
+    if args.mode is not None and not is_file:
+        _usage_error(
+            args, "--mode applies to --unix PATH only: abstract and TCP sockets have no file"
+        )
+    if args.insecure_dir and not is_file:
+        _usage_error(args, "--insecure-dir applies to --unix PATH only")
+    if args.allow_uid and isinstance(address, InetAddress):
+        _usage_error(args, "--allow-uid needs a Unix-domain address: TCP/UDP peers have no uid")
+    if getattr(args, "allow_remote", False) and not isinstance(address, InetAddress):
+        _usage_error(args, "--allow-remote applies to --tcp/--udp only")
+    return address
+
+
+def _mode(args: argparse.Namespace) -> int:
+    return DEFAULT_SOCKET_MODE if args.mode is None else int(args.mode)
+
+
+def _uids(args: argparse.Namespace) -> frozenset[int] | None:
+    return None if args.allow_uid is None else frozenset(args.allow_uid)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
 
 
+def _add_inet_option(group: argparse._MutuallyExclusiveGroup, scheme: str) -> None:
+    group.add_argument(
+        f"--{scheme}",
+        nargs="?",
+        const=InetAddress("127.0.0.1", 0),
+        type=argtypes.inet_address(scheme),
+        metavar="[HOST:]PORT",
+        help=f"listen on {scheme.upper()} (HOST: an IP address or localhost, default "
+        "127.0.0.1; PORT 0..65535, 0 or none = ephemeral)",
+    )
+
+
 def _add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-clients",
-        type=_positive_int,
+        type=argtypes.integer(1, MAX_CLIENTS),
         metavar="N",
-        help="serve at most N clients at once; others wait in the backlog",
+        help=f"serve at most N (1..{MAX_CLIENTS}) clients at once; others wait in the backlog",
     )
     parser.add_argument(
         "--idle-timeout",
-        type=_positive_float,
+        type=argtypes.seconds(MAX_IDLE_TIMEOUT),
         metavar="SECONDS",
-        help="close a connection idle this long (default: never)",
+        help=f"close a connection idle this long (above 0, at most {MAX_IDLE_TIMEOUT:g}; "
+        "default: never)",
     )
     parser.add_argument(
         "--allow-remote",
@@ -185,50 +255,70 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_echo(args: argparse.Namespace) -> int:
+    address = _address_from(args, "tcp")
     _setup_logging(args.verbose)
     return run_server(
         EchoServer(
-            _address_from(args, "tcp"),
-            mode=args.mode,
+            address,
             max_clients=args.max_clients,
             idle_timeout=args.idle_timeout,
             allow_remote=args.allow_remote,
             verbose=args.verbose,
+            mode=_mode(args),
+            insecure_dir=args.insecure_dir,
+            allow_uids=_uids(args),
         )
     )
 
 
 def _cmd_netstring(args: argparse.Namespace) -> int:
+    address = _address_from(args, "tcp")
     _setup_logging(args.verbose)
     return run_server(
         NetstringServer(
-            _address_from(args, "tcp"),
+            address,
+            framing=args.framing,
             max_frame=args.max_frame,
-            mode=args.mode,
             max_clients=args.max_clients,
             idle_timeout=args.idle_timeout,
             allow_remote=args.allow_remote,
             verbose=args.verbose,
+            mode=_mode(args),
+            insecure_dir=args.insecure_dir,
+            allow_uids=_uids(args),
         )
     )
 
 
 def _cmd_dgram(args: argparse.Namespace) -> int:
+    address = _address_from(args, "udp")
     _setup_logging(args.verbose)
     return run_server(
         DatagramEchoServer(
-            _address_from(args, "udp"),
-            mode=args.mode,
+            address,
             allow_remote=args.allow_remote,
             verbose=args.verbose,
+            mode=_mode(args),
+            insecure_dir=args.insecure_dir,
+            allow_uids=_uids(args),
         )
     )
 
 
 def _cmd_intro(args: argparse.Namespace) -> int:
+    address = _address_from(args, None)
     _setup_logging(args.verbose)
     return run_server(
-        IntroductionServer(_address_from(args, None), mode=args.mode, verbose=args.verbose)
+        IntroductionServer(
+            address,
+            max_clients=args.max_clients,
+            max_pending=args.max_pending,
+            max_pending_per_peer=args.max_pending_per_peer,
+            verbose=args.verbose,
+            mode=_mode(args),
+            insecure_dir=args.insecure_dir,
+            allow_uids=_uids(args),
+        )
     )
 
 
@@ -256,7 +346,7 @@ def _cmd_pair(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_ERROR
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` and its sub-commands to the top-level ``sqsocket`` parser."""
     serve = sub.add_parser(
         "serve",
@@ -271,65 +361,100 @@ def register(sub: argparse._SubParsersAction) -> None:
     echo = kinds.add_parser("echo", help="stream echo server (Unix path, abstract name, TCP)")
     where = echo.add_mutually_exclusive_group(required=True)
     _add_unix_options(echo, where)
-    where.add_argument(
-        "--tcp",
-        nargs="?",
-        const="127.0.0.1:0",
-        metavar="[HOST:]PORT",
-        help="listen on TCP (default host 127.0.0.1; port 0 or none = ephemeral)",
-    )
+    _add_inet_option(where, "tcp")
     _add_stream_options(echo)
     _add_common(echo)
-    echo.set_defaults(func=_cmd_echo)
+    echo.set_defaults(func=_cmd_echo, parser_=echo)
 
     dgram = kinds.add_parser("dgram", help="datagram echo server (UDP, Unix datagram)")
     where = dgram.add_mutually_exclusive_group(required=True)
-    _add_unix_options(dgram, where)
-    where.add_argument(
-        "--udp",
-        nargs="?",
-        const="127.0.0.1:0",
-        metavar="[HOST:]PORT",
-        help="listen on UDP (default host 127.0.0.1; port 0 or none = ephemeral)",
-    )
+    _add_unix_options(dgram, where, datagrams=True)
+    _add_inet_option(where, "udp")
     dgram.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
     _add_common(dgram)
-    dgram.set_defaults(func=_cmd_dgram)
+    dgram.set_defaults(func=_cmd_dgram, parser_=dgram)
 
     net = kinds.add_parser(
-        "netstring", help="answers each length-prefixed frame with the payload reversed"
+        "netstring",
+        help="answers each frame with the payload reversed (--framing u32|netstring|line)",
+        description=(
+            "Answer every frame with the payload's bytes reversed ('taco cat' -> 'tac ocat'). "
+            "Framings: "
+            + "; ".join(f"{f.value}: {f.summary}" for f in Framing)
+            + ". A bad frame is logged and its connection closed."
+        ),
     )
     where = net.add_mutually_exclusive_group(required=True)
     _add_unix_options(net, where)
-    where.add_argument(
-        "--tcp",
-        nargs="?",
-        const="127.0.0.1:0",
-        metavar="[HOST:]PORT",
-        help="listen on TCP (default host 127.0.0.1; port 0 or none = ephemeral)",
+    _add_inet_option(where, "tcp")
+    net.add_argument(
+        "--framing",
+        type=argtypes.framing,
+        default=Framing.U32,
+        metavar="{" + ",".join(f.value for f in Framing) + "}",
+        help="how frames are cut (default u32, the seed's 4-byte native-order length)",
     )
     net.add_argument(
         "--max-frame",
-        type=_positive_int,
+        type=argtypes.integer(1, MAX_FRAME),
         default=DEFAULT_MAX_FRAME,
         metavar="BYTES",
-        help=f"largest frame accepted (default {DEFAULT_MAX_FRAME})",
+        help=f"largest frame (or line) accepted, 1..{MAX_FRAME} (default {DEFAULT_MAX_FRAME})",
     )
     _add_stream_options(net)
     _add_common(net)
-    net.set_defaults(func=_cmd_netstring)
+    net.set_defaults(func=_cmd_netstring, parser_=net)
 
     pair = kinds.add_parser(
-        "pair", help="socketpair + fork: ping/pong and a netstring round trip, printed"
+        "pair",
+        help="socketpair + fork: ping/pong and a netstring round trip, printed",
+        description=(
+            "A socketpair, then fork: the parent and its child exchange ping/pong and one u32 "
+            "frame. Python to Python only: the SocketPlugin has no socketpair primitive, so no "
+            "Smalltalk peer can take part."
+        ),
     )
-    pair.add_argument("--message", default="taco cat", help="payload for the netstring round trip")
     pair.add_argument(
-        "--timeout", type=_positive_float, default=5.0, help="seconds before giving up (default 5)"
+        "--message",
+        type=argtypes.utf8_text,
+        default="taco cat",
+        help="payload for the netstring round trip (UTF-8 text, at most 1 MiB)",
     )
-    pair.set_defaults(func=_cmd_pair)
+    pair.add_argument(
+        "--timeout",
+        type=argtypes.seconds(MAX_PAIR_TIMEOUT),
+        default=5.0,
+        help=f"seconds before giving up (above 0, at most {MAX_PAIR_TIMEOUT:g}; default 5)",
+    )
+    pair.set_defaults(func=_cmd_pair, parser_=pair)
 
-    intro = kinds.add_parser("intro", help="fd-passing introduction server (SCM_RIGHTS)")
+    intro = kinds.add_parser(
+        "intro",
+        help="fd-passing introduction server (SCM_RIGHTS; Python to Python only)",
+        description="The introduction server: peers hand each other socketpair ends over "
+        "SCM_RIGHTS. " + PYTHON_ONLY_FDPASS,
+    )
     where = intro.add_mutually_exclusive_group(required=True)
     _add_unix_options(intro, where)
+    intro.add_argument(
+        "--max-clients",
+        type=argtypes.integer(1, MAX_CLIENTS),
+        metavar="N",
+        help="clients served at once (default: what RLIMIT_NOFILE allows)",
+    )
+    intro.add_argument(
+        "--max-pending",
+        type=argtypes.integer(1, MAX_CLIENTS),
+        metavar="N",
+        help="introductions outstanding in all -- queued, or sent and not yet read -- each "
+        "holding a descriptor (default: what RLIMIT_NOFILE allows)",
+    )
+    intro.add_argument(
+        "--max-pending-per-peer",
+        type=argtypes.integer(1, MAX_CLIENTS),
+        metavar="N",
+        help="introductions outstanding for one peer that is not reading (default: a "
+        "quarter of --max-pending, at most 64)",
+    )
     _add_common(intro)
-    intro.set_defaults(func=_cmd_intro)
+    intro.set_defaults(func=_cmd_intro, parser_=intro)

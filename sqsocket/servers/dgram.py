@@ -16,7 +16,12 @@ queue right now (the client's receive queue is full: ``EAGAIN``) or cannot
 deliver (client gone: ``ECONNREFUSED``/``ENOENT``) is dropped and counted in
 :attr:`DatagramEchoServer.dropped`, never retried -- the server must not block.
 A datagram larger than ``max_datagram`` is dropped too (echoing its truncated
-head would be a lie).
+head would be a lie). Warnings about such datagrams are rate-limited (the first
+few, then a count), since a sender controls how many there are.
+
+``allow_uids`` (``AF_UNIX`` only): the server turns ``SO_PASSCRED`` on, so the
+kernel attaches each sender's credentials to its datagram, and drops datagrams
+from any other uid (counted in :attr:`DatagramEchoServer.refused`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Self
 from sqsocket.servers.address import AbstractAddress, InetAddress, UnixAddress, abstract_supported
 from sqsocket.servers.base import AddressLike, Server, coerce_address
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, BoundPath, bind_unix_path
+from sqsocket.servers.peercred import CREDENTIALS_SPACE, credentials_from_ancillary
 
 __all__ = ["DatagramClient", "DatagramEchoServer", "UDPEchoServer", "dgram_echo"]
 
@@ -54,9 +60,18 @@ class DatagramEchoServer(Server):
         mode: int | None = DEFAULT_SOCKET_MODE,
         max_datagram: int = DEFAULT_MAX_DATAGRAM,
         allow_remote: bool = False,
+        allow_uids: frozenset[int] | set[int] | None = None,
+        insecure_dir: bool = False,
         verbose: bool = False,
     ) -> None:
-        super().__init__(address, mode=mode, allow_remote=allow_remote, verbose=verbose)
+        super().__init__(
+            address,
+            mode=mode,
+            allow_remote=allow_remote,
+            allow_uids=allow_uids,
+            insecure_dir=insecure_dir,
+            verbose=verbose,
+        )
         self.max_datagram = max_datagram
         #: Datagrams echoed since bind.
         self.echoed = 0
@@ -64,9 +79,14 @@ class DatagramEchoServer(Server):
         self.unanswerable = 0
         #: Replies the kernel would not take or deliver, and oversized datagrams.
         self.dropped = 0
+        #: Datagrams dropped because the sender's uid is not in ``allow_uids``.
+        self.refused = 0
+        self._ancillary = CREDENTIALS_SPACE if self.allow_uids is not None else 0
 
     def _open(self) -> None:
         sock = self._bind_socket(socket.SOCK_DGRAM)
+        if self.allow_uids is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         assert self._selector is not None
         self._selector.register(sock, selectors.EVENT_READ, self._on_readable)
 
@@ -75,22 +95,35 @@ class DatagramEchoServer(Server):
         assert sock is not None
         for _ in range(_BATCH):
             try:
-                data, _anc, flags, sender = sock.recvmsg(self.max_datagram)
+                data, ancdata, flags, sender = sock.recvmsg(self.max_datagram, self._ancillary)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 # E.g. an ICMP error reported on a later recv; the socket stays usable.
-                self.log.warning("recv failed: %s", exc)
+                self.warnings.warning("recv failed", "recv failed: %s", exc)
                 return
+            if self.allow_uids is not None:
+                creds = credentials_from_ancillary(ancdata)
+                if creds is None or creds.uid not in self.allow_uids:
+                    self.refused += 1
+                    self.warnings.warning(
+                        "datagram refused",
+                        "dropped a datagram from %s: uid not in the allow-list",
+                        creds if creds is not None else "a sender without credentials",
+                    )
+                    continue
             if flags & socket.MSG_TRUNC:
                 self.dropped += 1
-                self.log.warning(
-                    "dropped a datagram larger than max_datagram=%d", self.max_datagram
+                self.warnings.warning(
+                    "oversized datagram",
+                    "dropped a datagram larger than max_datagram=%d",
+                    self.max_datagram,
                 )
                 continue
             if not sender:
                 self.unanswerable += 1
-                self.log.warning(
+                self.warnings.warning(
+                    "unanswerable datagram",
                     "datagram of %d bytes from an unbound AF_UNIX sender: no address to "
                     "reply to (the client must bind its own address to get replies)",
                     len(data),

@@ -57,6 +57,8 @@ class UnixEchoServer(EchoServer):
         mode: int | None = DEFAULT_SOCKET_MODE,
         max_clients: int | None = None,
         idle_timeout: float | None = None,
+        allow_uids: frozenset[int] | set[int] | None = None,
+        insecure_dir: bool = False,
         verbose: bool = False,
     ) -> None:
         super().__init__(
@@ -64,26 +66,36 @@ class UnixEchoServer(EchoServer):
             mode=mode,
             max_clients=max_clients,
             idle_timeout=idle_timeout,
+            allow_uids=allow_uids,
+            insecure_dir=insecure_dir,
             verbose=verbose,
         )
 
 
 class AbstractEchoServer(EchoServer):
-    """Echo server on a Linux abstract-namespace name (``name`` without the ``@``)."""
+    """Echo server on a Linux abstract-namespace name (``name`` without the ``@``).
+
+    ``padded=True`` binds the name followed by NULs up to the full ``sun_path``, the
+    address a Smalltalk client reaches (see :class:`~sqsocket.servers.address.AbstractAddress`).
+    No file, so no file permissions: ``allow_uids`` is the only access control.
+    """
 
     def __init__(
         self,
         name: str,
         *,
+        padded: bool = False,
         max_clients: int | None = None,
         idle_timeout: float | None = None,
+        allow_uids: frozenset[int] | set[int] | None = None,
         verbose: bool = False,
     ) -> None:
         super().__init__(
-            AbstractAddress(name),
+            AbstractAddress(name, padded=padded),
             mode=None,
             max_clients=max_clients,
             idle_timeout=idle_timeout,
+            allow_uids=allow_uids,
             verbose=verbose,
         )
 

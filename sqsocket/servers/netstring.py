@@ -1,91 +1,78 @@
-"""Length-prefixed frames, as the Ruby socketpair example sends them.
+"""The framed "reverse" server and client: the seed's socketpair child, as a server.
 
-A frame is the payload's length as a 4-byte unsigned integer in the machine's
-*native* byte order (Ruby's ``[n].pack("I")``, C's ``uint32_t`` written raw)
-followed by the payload. Native order is what the seed uses and what a C peer
-on the same host writes; it is not portable across hosts of different
-endianness, which is fine for Unix-domain sockets and socketpairs.
+:class:`NetstringServer` answers every frame with a frame holding the payload
+reversed; :class:`NetstringClient` is its blocking client. Both speak any of
+the :mod:`~sqsocket.servers.framing` framings -- ``u32`` (the default: a
+4-byte native-order length, as the seed's Ruby example sends, which the seed
+calls "netstring"), ``netstring`` (D. J. Bernstein's ``8:taco cat,``) and
+``line`` (LF or CRLF). The names stay for compatibility: the module and classes
+are called netstring because the seed called its u32 framing that.
 
-(This is not D. J. Bernstein's ASCII ``12:hello world!,`` netstring; the seed
-calls its framing "netstring", and so does this module.)
-
-Helpers: :func:`encode`, :class:`Decoder` (incremental, for non-blocking
-code), :func:`read_frame` / :func:`write_frame` (blocking sockets),
-:class:`NetstringClient`. :class:`NetstringServer` answers each frame with the
-reversed payload -- the seed's child process, as a server.
+The u32 helpers the other modules use live here too: :func:`encode`,
+:func:`decode`, :class:`Decoder` (incremental, for non-blocking code),
+:func:`read_frame` / :func:`write_frame` (blocking sockets).
 """
 
 from __future__ import annotations
 
+import collections
 import socket
-import struct
 from types import TracebackType
 from typing import Self
 
 from sqsocket.servers.base import AddressLike, connect
+from sqsocket.servers.framing import (
+    CRLF,
+    DEFAULT_MAX_FRAME,
+    HEADER,
+    HEADER_LIMIT,
+    FrameDecoder,
+    FrameError,
+    FrameTooLarge,
+    Framing,
+    LineDecoder,
+    MalformedFrame,
+    TruncatedFrame,
+    decoder_for,
+    encode_line,
+    encode_netstring,
+)
+from sqsocket.servers.framing import U32Decoder as Decoder
+from sqsocket.servers.framing import encode_u32 as encode
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
 from sqsocket.servers.stream import Connection, StreamServer
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
     "HEADER",
+    "HEADER_LIMIT",
     "Decoder",
     "FrameError",
     "FrameTooLarge",
+    "Framing",
+    "MalformedFrame",
     "NetstringClient",
     "NetstringServer",
     "TruncatedFrame",
     "decode",
     "encode",
+    "encode_frame",
     "read_frame",
     "write_frame",
 ]
 
-#: 4-byte unsigned length, native byte order, no padding ("=" = native order, standard size).
-HEADER = struct.Struct("=I")
 
-#: Largest length the header can carry.
-HEADER_LIMIT = (1 << 32) - 1
-
-#: Largest payload accepted unless told otherwise: 1 MiB. A bound is needed because
-#: the length comes from the peer, and a garbage header would otherwise make us
-#: wait for (and buffer) up to 4 GiB.
-DEFAULT_MAX_FRAME = 1 << 20
-
-
-class FrameError(ValueError):
-    """A frame could not be read."""
-
-
-class TruncatedFrame(FrameError):
-    """The stream ended inside a frame (in its header or its payload)."""
-
-    def __init__(self, got: int, expected: int, where: str) -> None:
-        super().__init__(f"stream ended in the frame {where}: got {got} of {expected} bytes")
-        self.got = got
-        self.expected = expected
-        self.where = where
-
-
-class FrameTooLarge(FrameError):
-    """A frame header announced more than the allowed maximum."""
-
-    def __init__(self, length: int, limit: int) -> None:
-        super().__init__(f"frame of {length} bytes exceeds the limit of {limit} bytes")
-        self.length = length
-        self.limit = limit
-
-
-def encode(payload: bytes, *, max_size: int | None = None) -> bytes:
-    """The frame for ``payload``: native 4-byte length, then the bytes."""
-    limit = HEADER_LIMIT if max_size is None else max_size
-    if len(payload) > limit:
-        raise FrameTooLarge(len(payload), limit)
-    return HEADER.pack(len(payload)) + payload
+def encode_frame(framing: Framing, payload: bytes, *, line_ending: bytes = CRLF) -> bytes:
+    """``payload`` framed as ``framing`` says (``line_ending`` for :attr:`Framing.LINE`)."""
+    if framing is Framing.U32:
+        return encode(payload)
+    if framing is Framing.NETSTRING:
+        return encode_netstring(payload)
+    return encode_line(payload, line_ending)
 
 
 def decode(data: bytes, *, max_size: int = DEFAULT_MAX_FRAME) -> tuple[bytes, bytes]:
-    """Split one frame off the front of ``data``: ``(payload, rest)``.
+    """Split one u32 frame off the front of ``data``: ``(payload, rest)``.
 
     Raises :class:`TruncatedFrame` if ``data`` holds less than a whole frame.
     """
@@ -98,44 +85,6 @@ def decode(data: bytes, *, max_size: int = DEFAULT_MAX_FRAME) -> tuple[bytes, by
     if len(data) < end:
         raise TruncatedFrame(len(data) - HEADER.size, length, "payload")
     return bytes(data[HEADER.size : end]), bytes(data[end:])
-
-
-class Decoder:
-    """Incremental decoder: :meth:`feed` bytes as they arrive, get whole payloads."""
-
-    def __init__(self, max_size: int = DEFAULT_MAX_FRAME) -> None:
-        self.max_size = max_size
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return every payload now complete (raises :class:`FrameTooLarge`)."""
-        self._buf += data
-        frames: list[bytes] = []
-        while len(self._buf) >= HEADER.size:
-            (length,) = HEADER.unpack_from(self._buf)
-            if length > self.max_size:
-                # Fail on the header: no point buffering a frame we will refuse.
-                raise FrameTooLarge(length, self.max_size)
-            end = HEADER.size + length
-            if len(self._buf) < end:
-                break
-            frames.append(bytes(self._buf[HEADER.size : end]))
-            del self._buf[:end]
-        return frames
-
-    @property
-    def pending(self) -> int:
-        """Bytes held that do not yet form a whole frame."""
-        return len(self._buf)
-
-    def finish(self) -> None:
-        """Call at end of stream: raises :class:`TruncatedFrame` if a frame was cut off."""
-        if not self._buf:
-            return
-        if len(self._buf) < HEADER.size:
-            raise TruncatedFrame(len(self._buf), HEADER.size, "header")
-        (length,) = HEADER.unpack_from(self._buf)
-        raise TruncatedFrame(len(self._buf) - HEADER.size, length, "payload")
 
 
 def _recv_exactly(sock: socket.socket, n: int, where: str) -> bytes | None:
@@ -178,7 +127,8 @@ class NetstringClient:
     """A blocking client: ``request(b"taco cat") == b"tac ocat"`` against the server.
 
     Takes an address (connects, with ``timeout``) or an already connected socket
-    (a socketpair end, say), which it then owns and closes.
+    (a socketpair end, say), which it then owns and closes. ``framing`` must be
+    the server's; ``line_ending`` is what :attr:`Framing.LINE` requests end with.
     """
 
     def __init__(
@@ -187,6 +137,8 @@ class NetstringClient:
         *,
         timeout: float | None = 5.0,
         max_size: int = DEFAULT_MAX_FRAME,
+        framing: Framing = Framing.U32,
+        line_ending: bytes = CRLF,
     ) -> None:
         if isinstance(target, socket.socket):
             self.sock = target
@@ -194,17 +146,24 @@ class NetstringClient:
         else:
             self.sock = connect(target, timeout=timeout)
         self.max_size = max_size
+        self.framing = framing
+        self.line_ending = line_ending
+        self._decoder = decoder_for(framing, max_size)
+        self._frames: collections.deque[bytes] = collections.deque()
 
     def send(self, payload: bytes) -> None:
         """Send one frame."""
-        write_frame(self.sock, payload)
+        self.sock.sendall(encode_frame(self.framing, payload, line_ending=self.line_ending))
 
     def receive(self) -> bytes:
         """Receive one frame; raises :class:`TruncatedFrame` if the peer closed instead."""
-        frame = read_frame(self.sock, max_size=self.max_size)
-        if frame is None:
-            raise TruncatedFrame(0, HEADER.size, "header")
-        return frame
+        while not self._frames:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                self._decoder.finish()
+                raise TruncatedFrame(0, None, "start (the server closed the connection)")
+            self._frames.extend(self._decoder.feed(chunk))
+        return self._frames.popleft()
 
     def request(self, payload: bytes) -> bytes:
         """Send a frame and return the answering frame."""
@@ -231,20 +190,27 @@ class NetstringServer(StreamServer):
     """Answers every frame with a frame holding the payload reversed.
 
     Bytes are reversed, not characters (``b"taco cat"`` -> ``b"tac ocat"``), as
-    the protocol carries bytes. A frame over ``max_frame`` closes the
-    connection; so does the client ending the stream inside a frame (logged as
-    a truncated frame). Frames answered so far are still delivered first.
+    the protocol carries bytes -- and as the seed's Ruby child does, whose
+    ``read`` returns a binary string. ``framing`` picks the
+    :class:`~sqsocket.servers.framing.Framing` (u32 by default, the seed's); a
+    line is answered with the line end it came with. A bad frame (too large,
+    malformed, or the stream ending inside one) is logged, rate-limited, and
+    counted in :attr:`frame_errors`; the connection is then closed -- after the
+    answers to the frames before it are delivered.
     """
 
     def __init__(
         self,
         address: AddressLike,
         *,
+        framing: Framing = Framing.U32,
         max_frame: int = DEFAULT_MAX_FRAME,
         mode: int | None = DEFAULT_SOCKET_MODE,
         max_clients: int | None = None,
         idle_timeout: float | None = None,
         allow_remote: bool = False,
+        allow_uids: frozenset[int] | set[int] | None = None,
+        insecure_dir: bool = False,
         verbose: bool = False,
     ) -> None:
         super().__init__(
@@ -253,38 +219,58 @@ class NetstringServer(StreamServer):
             max_clients=max_clients,
             idle_timeout=idle_timeout,
             allow_remote=allow_remote,
+            allow_uids=allow_uids,
+            insecure_dir=insecure_dir,
             verbose=verbose,
         )
+        if not 0 < max_frame <= HEADER_LIMIT:
+            raise ValueError(f"max_frame must be from 1 to {HEADER_LIMIT}")
+        self.framing = framing
         self.max_frame = max_frame
-        self._decoders: dict[int, Decoder] = {}
+        self._decoders: dict[int, FrameDecoder] = {}
         #: Frames answered since bind.
         self.frames = 0
-        #: Connections dropped for a framing error (truncated or oversized frame).
+        #: Connections dropped for a framing error (truncated, oversized or malformed frame).
         self.frame_errors = 0
 
-    def _decoder(self, conn: Connection) -> Decoder:
+    def _decoder(self, conn: Connection) -> FrameDecoder:
         dec = self._decoders.get(conn.id)
         if dec is None:
-            dec = self._decoders[conn.id] = Decoder(self.max_frame)
+            dec = self._decoders[conn.id] = decoder_for(self.framing, self.max_frame)
         return dec
 
     def answer(self, payload: bytes) -> bytes:
         """The reply payload for ``payload``: reversed. Override for another protocol."""
         return payload[::-1]
 
+    def _bad_frame(self, conn: Connection, exc: FrameError) -> None:
+        self.frame_errors += 1
+        self.warnings.warning(
+            "bad frame",
+            "connection #%d from %s: bad %s frame: %s; closing it",
+            conn.id,
+            conn.peer,
+            self.framing.value,
+            exc,
+        )
+
     def handle_data(self, conn: Connection, data: bytes) -> bytes:
+        decoder = self._decoder(conn)
         try:
-            frames = self._decoder(conn).feed(data)
-        except FrameTooLarge as exc:
-            self.frame_errors += 1
-            self.log.warning("connection #%d from %s: %s", conn.id, conn.peer, exc)
-            # Stop reading, but still deliver the answers already queued.
+            frames = decoder.feed(data)
+        except FrameError as exc:
+            self._bad_frame(conn, exc)
+            # Stop reading, but still answer the frames before the bad one.
             conn.eof = True
-            return b""
+            frames = exc.frames
         self.frames += len(frames)
-        for payload in frames:
+        endings = decoder.endings if isinstance(decoder, LineDecoder) else []
+        out = []
+        for i, payload in enumerate(frames):
             self._info("connection #%d: frame of %d bytes", conn.id, len(payload))
-        return b"".join(encode(self.answer(p)) for p in frames)
+            ending = endings[i] if i < len(endings) else CRLF
+            out.append(encode_frame(self.framing, self.answer(payload), line_ending=ending))
+        return b"".join(out)
 
     def handle_eof(self, conn: Connection) -> bytes:
         decoder = self._decoders.pop(conn.id, None)
@@ -292,8 +278,7 @@ class NetstringServer(StreamServer):
             try:
                 decoder.finish()
             except TruncatedFrame as exc:
-                self.frame_errors += 1
-                self.log.warning("connection #%d from %s: %s", conn.id, conn.peer, exc)
+                self._bad_frame(conn, exc)
         return b""
 
     def _close(self, conn: Connection, reason: str) -> None:

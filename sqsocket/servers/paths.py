@@ -22,7 +22,12 @@ import errno
 import os
 import socket
 import stat
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from sqsocket.servers.dircheck import check_socket_directory
+from sqsocket.servers.errors import SocketPathError
 
 __all__ = [
     "DEFAULT_SOCKET_MODE",
@@ -44,10 +49,6 @@ DEFAULT_SOCKET_MODE = 0o600
 # How long a probing connect may take. A live listener whose backlog is full makes
 # a blocking connect wait; that still means "live", so a short bound is enough.
 _PROBE_TIMEOUT = 1.0
-
-
-class SocketPathError(OSError):
-    """A socket path cannot be used: too long, not a socket, or in use."""
 
 
 def check_path_length(path: str | os.PathLike[str]) -> bytes:
@@ -179,42 +180,110 @@ class BoundPath:
         return False
 
 
+# The umask is one per process, not per thread: two binds that each set it must not
+# interleave, so every umask change here happens under this lock. Code outside this
+# module that changes the umask (or creates files while a bind is in progress) is not
+# covered: see _umask_for.
+_UMASK_LOCK = threading.Lock()
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where Linux tells (``/proc``, 4.7+)."""
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/self/status", encoding="ascii") as status,
+    ):
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    # Elsewhere the only way to read it is to set it; the stand-in for that instant is
+    # restrictive (0o077), so a file another thread creates meanwhile is private, not open.
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
+
+
+@contextlib.contextmanager
+def _umask_for(mode: int, inode_mode_set: bool) -> Iterator[None]:
+    """Hold a umask under which ``bind`` creates the socket file with exactly ``mode``.
+
+    Linux creates the file with the socket inode's mode (0o777 unless an ``fchmod``
+    on the unbound socket changed it) minus the umask. With the inode's mode already
+    ``mode`` only the umask bits that would strip requested bits are cleared -- often
+    none, and then the umask is not touched at all; otherwise the umask is the
+    complement of ``mode``. The umask is process-wide: while the block runs, a file
+    another thread creates gets this umask too (it is never more permissive than the
+    old one except in the bits ``mode`` itself grants), which is why the window is one
+    ``bind`` call long and serialised by a lock.
+    """
+    with _UMASK_LOCK:
+        old = _current_umask()
+        wanted = old & ~mode if inode_mode_set else 0o777 & ~mode
+        if wanted == old:
+            yield
+            return
+        os.umask(wanted)
+        try:
+            yield
+        finally:
+            os.umask(old)
+
+
 def bind_unix_path(
     sock: socket.socket,
     path: str,
     *,
     mode: int | None = DEFAULT_SOCKET_MODE,
     replace_stale: bool = True,
+    insecure_dir: bool = False,
 ) -> BoundPath:
     """Bind ``sock`` to ``path`` with permissions ``mode``; return the created file.
 
-    ``replace_stale`` runs :func:`prepare_socket_path` first. ``mode=None`` keeps
-    whatever the process umask gives.
+    The file is created with ``mode`` by ``bind`` itself -- the mode is set on the
+    unbound socket and the umask adjusted around the call -- and never changed
+    afterwards: a ``chmod(path)`` after ``bind`` would follow a symbolic link that
+    another user swapped in for the socket and change the mode of the link's target.
+    ``mode=None`` keeps whatever the process umask gives.
+
+    Unless ``insecure_dir``, a path whose directory other users can write (without
+    the sticky bit) is refused first (:func:`~sqsocket.servers.dircheck.check_socket_directory`).
+    ``replace_stale`` runs :func:`prepare_socket_path`.
     """
+    check_path_length(path)
+    if not insecure_dir:
+        check_socket_directory(path)
     if replace_stale:
         prepare_socket_path(path)
-    else:
-        check_path_length(path)
-    if mode is not None:
-        # Linux creates the socket file with the socket inode's mode minus the umask,
-        # so setting it on the unbound socket closes the window in which the file
-        # would exist with the default (often world-connectable) permissions.
-        with contextlib.suppress(OSError):
-            os.fchmod(sock.fileno(), mode)
+    if mode is None:
+        _bind(sock, path)
+        return BoundPath.of(path)
+    try:
+        # Linux honours this for AF_UNIX: bind creates the file with the inode's mode
+        # minus the umask, so the file never exists with the default 0o777 & ~umask.
+        os.fchmod(sock.fileno(), mode)
+        inode_mode_set = True
+    except OSError:
+        inode_mode_set = False
+    with _umask_for(mode, inode_mode_set):
+        _bind(sock, path)
+    st = os.lstat(path)
+    bound = BoundPath(path, st.st_dev, st.st_ino)
+    got = stat.S_IMODE(st.st_mode)
+    if got != mode:
+        # A default ACL on the directory, say, overrides the umask. Refuse rather than
+        # serve with permissions nobody asked for -- and never chmod to repair it.
+        bound.remove()
+        raise SocketPathError(
+            f"socket file {path} was created with mode {got:o}, not {mode:o} "
+            "(a default ACL on its directory?)"
+        )
+    return bound
+
+
+def _bind(sock: socket.socket, path: str) -> None:
     try:
         sock.bind(path)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise SocketPathError(f"{path} is already in use: {exc.strerror}") from exc
         raise
-    bound = BoundPath.of(path)
-    if mode is not None:
-        try:
-            # The umask may have stripped bits the caller asked for (0o660, say); chmod
-            # gives the exact mode. Skip if the path no longer is our socket.
-            if BoundPath.of(path) == bound:
-                os.chmod(path, mode)
-        except OSError:
-            bound.remove()
-            raise
-    return bound

@@ -18,18 +18,24 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import selectors
 import socket
 import time
 from dataclasses import dataclass, field
 
 from sqsocket.servers.base import AddressLike, Handler, Server
+from sqsocket.servers.listener import Acceptor
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
+from sqsocket.servers.peercred import PeerCredentials
 
-__all__ = ["Connection", "StreamServer"]
+__all__ = ["MAX_IDLE_TIMEOUT", "Connection", "StreamServer"]
 
 _RECV_SIZE = 65536
-_ACCEPT_BACKOFF = 0.1
+
+#: Longest idle timeout accepted: a week. A bound, because the loop's wake-up is
+#: computed from it and the kernel's wait takes at most ~24 days (epoll: INT_MAX ms).
+MAX_IDLE_TIMEOUT = 7 * 24 * 3600.0
 
 
 @dataclass(eq=False)
@@ -55,7 +61,7 @@ class StreamServer(Server):
     accepting, so further clients wait in the kernel's backlog until a slot
     frees up (rather than being refused). ``idle_timeout`` (seconds, None = no
     limit) closes a connection that has neither sent nor taken data for that
-    long.
+    long. ``allow_uids`` and ``insecure_dir``: see :class:`~sqsocket.servers.base.Server`.
     """
 
     kind = "stream"
@@ -70,22 +76,38 @@ class StreamServer(Server):
         backlog: int = 1024,
         high_water: int = 1 << 20,
         allow_remote: bool = False,
+        allow_uids: frozenset[int] | set[int] | None = None,
+        insecure_dir: bool = False,
         verbose: bool = False,
     ) -> None:
-        super().__init__(address, mode=mode, allow_remote=allow_remote, verbose=verbose)
+        super().__init__(
+            address,
+            mode=mode,
+            allow_remote=allow_remote,
+            allow_uids=allow_uids,
+            insecure_dir=insecure_dir,
+            verbose=verbose,
+        )
         if max_clients is not None and max_clients < 1:
             raise ValueError("max_clients must be at least 1")
-        if idle_timeout is not None and idle_timeout <= 0:
-            raise ValueError("idle_timeout must be positive")
+        if idle_timeout is not None and not (
+            math.isfinite(idle_timeout) and 0 < idle_timeout <= MAX_IDLE_TIMEOUT
+        ):
+            # inf and 1e308 overflowed the loop's wait; nan made every wait zero (a spin).
+            raise ValueError(
+                f"idle_timeout must be a number of seconds in (0, {MAX_IDLE_TIMEOUT:g}]"
+            )
+        if backlog < 1:
+            raise ValueError("backlog must be at least 1")
         self.max_clients = max_clients
         self.idle_timeout = idle_timeout
         self.backlog = backlog
         self.high_water = high_water
         self._conns: dict[int, Connection] = {}
         self._ids = itertools.count(1)
-        self._accepting = False
-        # Set when accept() failed for lack of descriptors: accepting resumes then.
-        self._accept_retry_at: float | None = None
+        self._acceptor = Acceptor(
+            self._on_client, self._has_room, self.warnings, allow_uids=self.allow_uids
+        )
         #: Connections accepted since bind (a plain counter, read by tests and demos).
         self.total_connections = 0
         #: Most connections open at the same time since bind.
@@ -95,6 +117,11 @@ class StreamServer(Server):
     def client_count(self) -> int:
         """Connections currently open."""
         return len(self._conns)
+
+    @property
+    def refused_connections(self) -> int:
+        """Connections closed at once because the peer's uid is not in ``allow_uids``."""
+        return self._acceptor.refused
 
     # -- what subclasses provide ---------------------------------------------
 
@@ -111,48 +138,27 @@ class StreamServer(Server):
     def _open(self) -> None:
         sock = self._bind_socket(socket.SOCK_STREAM)
         sock.listen(self.backlog)
-        self._resume_accepting()
+        assert self._selector is not None
+        self._acceptor.attach(self._selector, sock)
 
-    def _resume_accepting(self) -> None:
-        if self._accept_retry_at is not None:
-            return  # backing off after a failed accept; _tick resumes
-        if not self._accepting and self._selector is not None and self._sock is not None:
-            self._selector.register(self._sock, selectors.EVENT_READ, self._on_accept)
-            self._accepting = True
+    def _has_room(self) -> bool:
+        return self.max_clients is None or len(self._conns) < self.max_clients
 
-    def _pause_accepting(self) -> None:
-        if self._accepting and self._selector is not None and self._sock is not None:
-            self._selector.unregister(self._sock)
-            self._accepting = False
-
-    def _on_accept(self, mask: int) -> None:
-        assert self._sock is not None and self._selector is not None
-        # Drain the backlog: one readiness event may stand for many waiting clients.
-        while self.max_clients is None or len(self._conns) < self.max_clients:
-            try:
-                client, addr = self._sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                # EMFILE and friends: the pending client stays in the backlog, so the
-                # listener would be "ready" again at once -- a busy loop. Back off.
-                self.log.warning("accept failed: %s; retrying in %.1fs", exc, _ACCEPT_BACKOFF)
-                self._pause_accepting()
-                self._accept_retry_at = time.monotonic() + _ACCEPT_BACKOFF
-                return
-            client.setblocking(False)
-            conn = Connection(
-                id=next(self._ids),
-                sock=client,
-                peer=self._peer_name(addr),
-                last_active=time.monotonic(),
-            )
-            self._conns[conn.id] = conn
-            self.total_connections += 1
-            self.peak_clients = max(self.peak_clients, len(self._conns))
-            self._selector.register(client, selectors.EVENT_READ, self._make_handler(conn))
-            self._info("connection #%d from %s", conn.id, conn.peer)
-        self._pause_accepting()
+    def _on_client(
+        self, client: socket.socket, addr: object, creds: PeerCredentials | None
+    ) -> None:
+        assert self._selector is not None
+        conn = Connection(
+            id=next(self._ids),
+            sock=client,
+            peer=self._peer_name(addr),
+            last_active=time.monotonic(),
+        )
+        self._conns[conn.id] = conn
+        self.total_connections += 1
+        self.peak_clients = max(self.peak_clients, len(self._conns))
+        self._selector.register(client, selectors.EVENT_READ, self._make_handler(conn))
+        self._info("connection #%d from %s%s", conn.id, conn.peer, f" ({creds})" if creds else "")
 
     def _peer_name(self, addr: object) -> str:
         if isinstance(addr, tuple):
@@ -244,14 +250,15 @@ class StreamServer(Server):
             conn.bytes_in,
             conn.bytes_out,
         )
-        self._resume_accepting()
+        self._acceptor.resume()
 
     # -- timers and shutdown ---------------------------------------------------
 
     def _next_timeout(self) -> float | None:
         deadlines = []
-        if self._accept_retry_at is not None:
-            deadlines.append(self._accept_retry_at)
+        retry_at = self._acceptor.next_deadline()
+        if retry_at is not None:
+            deadlines.append(retry_at)
         if self.idle_timeout is not None and self._conns:
             deadlines.append(min(c.last_active for c in self._conns.values()) + self.idle_timeout)
         if not deadlines:
@@ -259,10 +266,7 @@ class StreamServer(Server):
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _tick(self, now: float) -> None:
-        if self._accept_retry_at is not None and now >= self._accept_retry_at:
-            self._accept_retry_at = None
-            if self.max_clients is None or len(self._conns) < self.max_clients:
-                self._resume_accepting()
+        self._acceptor.tick(now)
         if self.idle_timeout is None:
             return
         for conn in [c for c in self._conns.values() if now - c.last_active >= self.idle_timeout]:
@@ -271,4 +275,4 @@ class StreamServer(Server):
     def _close_peers(self) -> None:
         for conn in list(self._conns.values()):
             self._close(conn, "server stopping")
-        self._pause_accepting()
+        self._acceptor.detach()
