@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sqsocket.commands.primitives",
     "sqsocket.commands.example",
     "sqsocket.servers.cli",
+    "sqsocket.proxy.cli",
     "sqsocket.squeak.cli",
     "sqsocket.interop.cli",
     "sqsocket.dockerharness.cli",
