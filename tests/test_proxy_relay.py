@@ -258,11 +258,11 @@ def test_wait_until_answers_false_on_timeout(sockdir: str) -> None:
     [
         ("tcp:8.8.8.8:53", None, "upstream: host '8.8.8.8' is not loopback"),
         ("tcp:127.0.0.1:5000", "tcp:10.1.2.3:0", "listen: host '10.1.2.3' is not loopback"),
-        ("tcp:example.com:80", None, "is not loopback"),  # never looked up
+        ("tcp:example.com:80", None, "names are not looked up"),
         ("udp:127.0.0.1:5000", None, "datagram address"),
         ("/tmp/x", "unix-dgram:/tmp/y", "datagram address"),
         ("tcp:127.0.0.1:0", None, "needs a port"),
-        ("tcp:127.0.0.1:99999", None, "out of range"),
+        ("tcp:127.0.0.1:99999", None, "bad port '99999'"),
         ("/" + "x" * 200, None, "at most 107 bytes"),
     ],
 )
