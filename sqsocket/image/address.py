@@ -135,22 +135,22 @@ class SocketAddress(bytearray):
     @property
     def port(self) -> int:
         """``port``: the port of an INET4/INET6 address (the primitive fails for others)."""
-        return int(self._image().primitive("primitiveSocketAddressGetPort", self))
+        return int(self._image().plugin.primitiveSocketAddressGetPort(self))
 
     @port.setter
     def port(self, value: int) -> None:
         """``port:``: the plugin rewrites the port in place."""
-        self._image().primitive("primitiveSocketAddressSetPort", self, value)
+        self._image().plugin.primitiveSocketAddressSetPort(self, value)
 
     def _name_info(self, flags: int) -> tuple[str, str]:
         """``primGetNameInfo: self flags: flags`` and both results, under the resolver mutex."""
         image = self._image()
         with image.resolver_mutex:
-            image.primitive("primitiveResolverGetNameInfo", self, flags)
-            host = bytearray(image.primitive("primitiveResolverGetNameInfoHostSize"))
-            image.primitive("primitiveResolverGetNameInfoHostResult", host)
-            service = bytearray(image.primitive("primitiveResolverGetNameInfoServiceSize"))
-            image.primitive("primitiveResolverGetNameInfoServiceResult", service)
+            image.plugin.primitiveResolverGetNameInfo(self, flags)
+            host = bytearray(image.plugin.primitiveResolverGetNameInfoHostSize())
+            image.plugin.primitiveResolverGetNameInfoHostResult(host)
+            service = bytearray(image.plugin.primitiveResolverGetNameInfoServiceSize())
+            image.plugin.primitiveResolverGetNameInfoServiceResult(service)
         return (
             host.decode("utf-8", "surrogateescape"),
             service.decode("utf-8", "surrogateescape"),

@@ -40,6 +40,9 @@ class Image:
 
     def __init__(self, plugin: SocketPlugin | None = None, *, owns_plugin: bool | None = None):
         self.plugin = plugin if plugin is not None else SocketPlugin()
+        # The image's methods call the plugin's primitives directly (typed, no lookup by
+        # name); a failure is the image's SocketPrimitiveFailed, still a PrimitiveFailed.
+        self.plugin.failure = SocketPrimitiveFailed
         self.owns_plugin = plugin is None if owns_plugin is None else owns_plugin
         # NetNameResolver's class variables.
         self.resolver_semaphore: Semaphore | None = None

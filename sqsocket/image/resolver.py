@@ -21,6 +21,7 @@ assume it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqsocket.image.address import SocketAddress, SocketAddressInformation
@@ -35,10 +36,10 @@ def _text(value: str | bytes) -> bytes:
     return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
-def _read_sized(image: Image, size_prim: str, result_prim: str) -> str:
+def _read_sized(size: Callable[[], Any], result: Callable[[bytearray], Any]) -> str:
     """The ``xxxSize`` / ``String new: size`` / ``xxxResult:`` idiom."""
-    buf = bytearray(int(image.primitive(size_prim)))
-    image.primitive(result_prim, buf)
+    buf = bytearray(int(size()))
+    result(buf)
     return buf.decode("utf-8", "surrogateescape")
 
 
@@ -70,7 +71,7 @@ class NetNameResolver:
             sema, index = img.new_semaphore("ResolverSemaphore")
             img.resolver_semaphore = sema
             try:
-                img.primitive("primitiveInitializeNetwork", index)
+                img.plugin.primitiveInitializeNetwork(index)
             except SocketPrimitiveFailed as exc:
                 raise NoNetworkError(f"failed network initialization: {exc.reason}") from exc
             img.have_network = True
@@ -79,12 +80,12 @@ class NetNameResolver:
     @classmethod
     def resolver_status(cls, *, image: Image | None = None) -> int:
         """``resolverStatus``: 0 uninitialized, 1 ready, 2 busy, 3 error."""
-        return int(Image.resolve(image).primitive("primitiveResolverStatus"))
+        return int(Image.resolve(image).plugin.primitiveResolverStatus())
 
     @classmethod
     def resolver_error(cls, *, image: Image | None = None) -> int:
         """``resolverError``: the last lookup's error code."""
-        return int(Image.resolve(image).primitive("primitiveResolverError"))
+        return int(Image.resolve(image).plugin.primitiveResolverError())
 
     # -- primitives (named after their selectors) ------------------------------------------
 
@@ -92,34 +93,34 @@ class NetNameResolver:
     def prim_initialize_network(
         cls, resolver_sema_index: int, *, image: Image | None = None
     ) -> None:
-        Image.resolve(image).primitive("primitiveInitializeNetwork", resolver_sema_index)
+        Image.resolve(image).plugin.primitiveInitializeNetwork(resolver_sema_index)
 
     @classmethod
     def prim_start_lookup_of_name(
         cls, host_name: str | bytes, *, image: Image | None = None
     ) -> None:
-        Image.resolve(image).primitive("primitiveResolverStartNameLookup", _text(host_name))
+        Image.resolve(image).plugin.primitiveResolverStartNameLookup(_text(host_name))
 
     @classmethod
     def prim_start_lookup_of_address(cls, address: bytes, *, image: Image | None = None) -> None:
-        Image.resolve(image).primitive("primitiveResolverStartAddressLookup", bytes(address))
+        Image.resolve(image).plugin.primitiveResolverStartAddressLookup(bytes(address))
 
     @classmethod
     def prim_name_lookup_result(cls, *, image: Image | None = None) -> bytes:
-        return bytes(Image.resolve(image).primitive("primitiveResolverNameLookupResult"))
+        return bytes(Image.resolve(image).plugin.primitiveResolverNameLookupResult())
 
     @classmethod
     def prim_address_lookup_result(cls, *, image: Image | None = None) -> str:
-        raw = Image.resolve(image).primitive("primitiveResolverAddressLookupResult")
+        raw = Image.resolve(image).plugin.primitiveResolverAddressLookupResult()
         return bytes(raw).decode("utf-8", "surrogateescape")
 
     @classmethod
     def prim_abort_lookup(cls, *, image: Image | None = None) -> None:
-        Image.resolve(image).primitive("primitiveResolverAbortLookup")
+        Image.resolve(image).plugin.primitiveResolverAbortLookup()
 
     @classmethod
     def prim_local_address(cls, *, image: Image | None = None) -> bytes:
-        return bytes(Image.resolve(image).primitive("primitiveResolverLocalAddress"))
+        return bytes(Image.resolve(image).plugin.primitiveResolverLocalAddress())
 
     @classmethod
     def prim_get_address_info_host_service_flags_family_type_protocol(
@@ -134,8 +135,7 @@ class NetNameResolver:
         image: Image | None = None,
     ) -> None:
         """``primGetAddressInfoHost:service:flags:family:type:protocol:``."""
-        Image.resolve(image).primitive(
-            "primitiveResolverGetAddressInfo",
+        Image.resolve(image).plugin.primitiveResolverGetAddressInfo(
             _text(host_name),
             _text(service_name),
             flags,
@@ -147,30 +147,30 @@ class NetNameResolver:
     @classmethod
     def prim_get_address_info_size(cls, *, image: Image | None = None) -> int:
         """``primGetAddressInfoSize``: -1 when there is no (more) result."""
-        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoSize"))
+        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoSize())
 
     @classmethod
     def prim_get_address_info_result(
         cls, socket_address: bytearray, *, image: Image | None = None
     ) -> None:
         """``primGetAddressInfoResult:``: the plugin fills the (zeroed) address in place."""
-        Image.resolve(image).primitive("primitiveResolverGetAddressInfoResult", socket_address)
+        Image.resolve(image).plugin.primitiveResolverGetAddressInfoResult(socket_address)
 
     @classmethod
     def prim_get_address_info_family(cls, *, image: Image | None = None) -> int:
-        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoFamily"))
+        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoFamily())
 
     @classmethod
     def prim_get_address_info_type(cls, *, image: Image | None = None) -> int:
-        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoType"))
+        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoType())
 
     @classmethod
     def prim_get_address_info_protocol(cls, *, image: Image | None = None) -> int:
-        return int(Image.resolve(image).primitive("primitiveResolverGetAddressInfoProtocol"))
+        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoProtocol())
 
     @classmethod
     def prim_get_address_info_next(cls, *, image: Image | None = None) -> bool:
-        return bool(Image.resolve(image).primitive("primitiveResolverGetAddressInfoNext"))
+        return bool(Image.resolve(image).plugin.primitiveResolverGetAddressInfoNext())
 
     # -- old API lookups --------------------------------------------------------------------
 
@@ -256,7 +256,9 @@ class NetNameResolver:
     def host_name(cls, *, image: Image | None = None) -> str:
         """``primHostNameSize`` + ``primHostNameResult:``: gethostname() (new API)."""
         img = cls.initialize_network(image=image)
-        return _read_sized(img, "primitiveResolverHostNameSize", "primitiveResolverHostNameResult")
+        return _read_sized(
+            img.plugin.primitiveResolverHostNameSize, img.plugin.primitiveResolverHostNameResult
+        )
 
     # -- new API lookups ------------------------------------------------------------------
 

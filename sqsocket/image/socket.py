@@ -84,8 +84,6 @@ FAMILY_INET6 = 3
 
 # What Socket>>initialize: passes for the buffer sizes (the Unix plugin ignores them).
 _BUFFER_SIZE = 8000
-# sendData: never hands the primitive more than this at once.
-_SEND_CHUNK = 5000
 # receiveData's buffer: String new: 2000.
 _RECEIVE_BUFFER = 2000
 # The first field of a socket handle: int sessionID, native order.
@@ -177,8 +175,7 @@ class Socket:
             raise NetworkError("The socket is already bound")
         indices = self._register_semaphores()
         try:
-            self.socket_handle = self.image.primitive(
-                "primitiveSocketCreate3Semaphores",
+            self.socket_handle = self.image.plugin.primitiveSocketCreate3Semaphores(
                 domain,
                 socket_type,
                 _BUFFER_SIZE,
@@ -196,8 +193,7 @@ class Socket:
         sock = cls(server.image)
         indices = sock._register_semaphores()
         try:
-            sock.socket_handle = sock.image.primitive(
-                "primitiveSocketAccept3Semaphores",
+            sock.socket_handle = sock.image.plugin.primitiveSocketAccept3Semaphores(
                 server._handle(),
                 _BUFFER_SIZE,
                 _BUFFER_SIZE,
@@ -252,7 +248,7 @@ class Socket:
         if self.socket_handle is None:
             return INVALID_SOCKET
         try:
-            return int(self.image.primitive("primitiveSocketConnectionStatus", self.socket_handle))
+            return int(self.image.plugin.primitiveSocketConnectionStatus(self.socket_handle))
         except SocketPrimitiveFailed:
             return INVALID_SOCKET
 
@@ -300,7 +296,7 @@ class Socket:
     @property
     def socket_error(self) -> int:
         """``socketError``: the errno of the last failed operation (0 if none)."""
-        return int(self.image.primitive("primitiveSocketError", self._handle()))
+        return int(self.image.plugin.primitiveSocketError(self._handle()))
 
     def _require_unconnected(self, doing: str) -> None:
         status = self.connection_status()
@@ -324,9 +320,9 @@ class Socket:
         NetNameResolver.initialize_network(image=self.image)
         self._require_unconnected("opening a new connection")
         if port is None:
-            self.image.primitive("primitiveSocketConnectTo", self._handle(), address)
+            self.image.plugin.primitiveSocketConnectTo(self._handle(), address)
         else:
-            self.image.primitive("primitiveSocketConnectToPort", self._handle(), address, port)
+            self.image.plugin.primitiveSocketConnectToPort(self._handle(), address, port)
 
     def connect_to(
         self,
@@ -430,18 +426,17 @@ class Socket:
         """
         self._require_unconnected("listening for a new connection")
         if interface is not None:
-            self.image.primitive(
-                "primitiveSocketListenOnPortBacklogInterface",
+            self.image.plugin.primitiveSocketListenOnPortBacklogInterface(
                 self._handle(),
                 port,
                 1 if backlog is None else backlog,
                 interface,
             )
         elif backlog is None:
-            self.image.primitive("primitiveSocketListenWithOrWithoutBacklog", self._handle(), port)
+            self.image.plugin.primitiveSocketListenWithOrWithoutBacklog(self._handle(), port)
         else:
-            self.image.primitive(
-                "primitiveSocketListenWithOrWithoutBacklog", self._handle(), port, backlog
+            self.image.plugin.primitiveSocketListenWithOrWithoutBacklog(
+                self._handle(), port, backlog
             )
 
     def bind_to(self, address: SocketAddress | bytes, port: int | None = None) -> None:
@@ -450,18 +445,18 @@ class Socket:
         Binding a LOCAL address creates the socket file; :attr:`bound_path` records it.
         """
         if port is None:
-            self.image.primitive("primitiveSocketBindTo", self._handle(), address)
+            self.image.plugin.primitiveSocketBindTo(self._handle(), address)
             if isinstance(address, SocketAddress) and address.is_local:
                 path = address.path
                 if path and not path.startswith("@"):
                     self.bound_path = path
         else:
-            self.image.primitive("primitiveSocketBindToPort", self._handle(), address, port)
+            self.image.plugin.primitiveSocketBindToPort(self._handle(), address, port)
 
     def listen_with_backlog(self, backlog: int) -> None:
         """``listenWithBacklog:`` (new API): listen on the address given to :meth:`bind_to`."""
         self._require_unconnected("listening for a new connection")
-        self.image.primitive("primitiveSocketListenWithBacklog", self._handle(), backlog)
+        self.image.plugin.primitiveSocketListenWithBacklog(self._handle(), backlog)
 
     def accept(self) -> Socket:
         """``accept``: the connection a backlog > 1 listener has waiting, as a new Socket."""
@@ -480,7 +475,7 @@ class Socket:
         """``sendDone``: would a send proceed now? (If not, the write semaphore will say.)"""
         if self.socket_handle is None:
             return False
-        return bool(self.image.primitive("primitiveSocketSendDone", self.socket_handle))
+        return bool(self.image.plugin.primitiveSocketSendDone(self.socket_handle))
 
     def wait_for_send_done_for(self, timeout: float) -> bool:
         """``waitForSendDoneFor:``: True once a send may proceed; False on time-out or if closed."""
@@ -529,19 +524,19 @@ class Socket:
             self._check_sendable(0, n)
             raise ConnectionTimedOut("send data timeout; data not sent")
         return int(
-            self.image.primitive(
-                "primitiveSocketSendDataBufCount", self._handle(), payload, start, n
-            )
+            self.image.plugin.primitiveSocketSendDataBufCount(self._handle(), payload, start, n)
         )
 
     def send_data(
         self, data: str | bytes | bytearray | memoryview, *, timeout: float | None = None
     ) -> int:
-        """``sendData:``: send it all, in chunks of at most 5000 bytes; answer the count.
+        """``sendData:``: send it all; answer the count.
 
-        Before each chunk, waits up to ``timeout`` seconds (60 by default) for the
-        send to be possible. Raises ConnectionTimedOut when it is not, and
-        ConnectionClosed when the connection has gone.
+        As Pharo's ``Socket>>sendData:`` does: before each send, wait up to
+        ``timeout`` seconds (60 by default) for the send to be possible, then hand the
+        primitive everything not sent yet (it sends what ``send()`` takes). Raises
+        ConnectionTimedOut when a send is not possible in time, and ConnectionClosed
+        when the connection has gone.
         """
         payload = _data_bytes(data)
         total = len(payload)
@@ -553,12 +548,11 @@ class Socket:
                 raise ConnectionTimedOut(
                     f"send data timeout; data not sent ({sent} of {total} bytes sent)"
                 )
-            count = self.image.primitive(
-                "primitiveSocketSendDataBufCount",
+            count = self.image.plugin.primitiveSocketSendDataBufCount(
                 self._handle(),
                 payload,
                 sent + 1,
-                min(total - sent, _SEND_CHUNK),
+                total - sent,
             )
             sent += int(count)
         return sent
@@ -574,7 +568,7 @@ class Socket:
         """``dataAvailable``: is there data to read? (If not, the read semaphore will say.)"""
         if self.socket_handle is None:
             return False
-        return bool(self.image.primitive("primitiveSocketReceiveDataAvailable", self.socket_handle))
+        return bool(self.image.plugin.primitiveSocketReceiveDataAvailable(self.socket_handle))
 
     def _await_data(self, timeout: float | None) -> _Wait:
         """``waitForDataFor:ifClosed:ifTimedOut:`` without the blocks: what happened."""
@@ -604,8 +598,7 @@ class Socket:
 
     def _receive_into(self, buffer: bytearray, start: int) -> int:
         return int(
-            self.image.primitive(
-                "primitiveSocketReceiveDataBufCount",
+            self.image.plugin.primitiveSocketReceiveDataBufCount(
                 self._handle(),
                 buffer,
                 start,
@@ -701,11 +694,11 @@ class Socket:
 
     def close(self) -> None:
         """``close``: close this end gracefully (the peer sees end of stream)."""
-        self.image.primitive("primitiveSocketCloseConnection", self._handle())
+        self.image.plugin.primitiveSocketCloseConnection(self._handle())
 
     def disconnect(self) -> None:
         """``disconnect``: abort the connection, whatever its state (TCP sends a reset)."""
-        self.image.primitive("primitiveSocketAbortConnection", self._handle())
+        self.image.plugin.primitiveSocketAbortConnection(self._handle())
 
     abort = disconnect
 
@@ -718,7 +711,7 @@ class Socket:
             return
         try:
             if self.is_valid:
-                self.image.primitive("primitiveSocketDestroy", self.socket_handle)
+                self.image.plugin.primitiveSocketDestroy(self.socket_handle)
         finally:
             self._unregister_semaphores()
             self.socket_handle = None
@@ -755,20 +748,20 @@ class Socket:
 
     def local_address(self) -> SocketAddress | None:
         """``localSocketAddress`` (new API): the bound address, None if there is none."""
-        size = int(self.image.primitive("primitiveSocketLocalAddressSize", self._handle()))
+        size = int(self.image.plugin.primitiveSocketLocalAddressSize(self._handle()))
         if size <= 0:
             return None
         address = SocketAddress.new(size, self.image)
-        self.image.primitive("primitiveSocketLocalAddressResult", self._handle(), address)
+        self.image.plugin.primitiveSocketLocalAddressResult(self._handle(), address)
         return address
 
     def remote_address(self) -> SocketAddress | None:
         """``remoteSocketAddress`` (new API): the peer's address, None if there is none."""
-        size = int(self.image.primitive("primitiveSocketRemoteAddressSize", self._handle()))
+        size = int(self.image.plugin.primitiveSocketRemoteAddressSize(self._handle()))
         if size <= 0:
             return None
         address = SocketAddress.new(size, self.image)
-        self.image.primitive("primitiveSocketRemoteAddressResult", self._handle(), address)
+        self.image.plugin.primitiveSocketRemoteAddressResult(self._handle(), address)
         return address
 
     local_socket_address = local_address
@@ -776,16 +769,16 @@ class Socket:
 
     def local_host_address(self) -> bytes:
         """``localAddress`` (old API): the 4-byte local IPv4 address (0.0.0.0 for others)."""
-        return bytes(self.image.primitive("primitiveSocketLocalAddress", self._handle()))
+        return bytes(self.image.plugin.primitiveSocketLocalAddress(self._handle()))
 
     def remote_host_address(self) -> bytes:
         """``remoteAddress`` (old API): the peer's 4-byte IPv4 address."""
-        return bytes(self.image.primitive("primitiveSocketRemoteAddress", self._handle()))
+        return bytes(self.image.plugin.primitiveSocketRemoteAddress(self._handle()))
 
     @property
     def local_port(self) -> int:
         """``localPort``: the old primitive (IPv4); an IPv6 socket asks its address instead."""
-        port = int(self.image.primitive("primitiveSocketLocalPort", self._handle()))
+        port = int(self.image.plugin.primitiveSocketLocalPort(self._handle()))
         if port == 0:
             port = self._port_of(self.local_address())
         return port
@@ -793,7 +786,7 @@ class Socket:
     @property
     def remote_port(self) -> int:
         """``remotePort``: the old primitive (IPv4); an IPv6 socket asks its address instead."""
-        port = int(self.image.primitive("primitiveSocketRemotePort", self._handle()))
+        port = int(self.image.plugin.primitiveSocketRemotePort(self._handle()))
         if port == 0:
             port = self._port_of(self.remote_address())
         return port
@@ -811,23 +804,23 @@ class Socket:
         if not self.is_valid:
             raise InvalidSocketStatus("Socket status must valid before setting an option")
         text = "1" if value is True else "0" if value is False else str(value)
-        return list(self.image.primitive("primitiveSocketSetOptions", self._handle(), name, text))
+        return list(self.image.plugin.primitiveSocketSetOptions(self._handle(), name, text))
 
     def get_option(self, name: str) -> list[int]:
         """``getOption:``: answers ``[error, value]``."""
         if not self.is_valid:
             raise InvalidSocketStatus("Socket status must valid before getting an option")
-        return list(self.image.primitive("primitiveSocketGetOptions", self._handle(), name))
+        return list(self.image.plugin.primitiveSocketGetOptions(self._handle(), name))
 
     # -- datagrams -------------------------------------------------------------------------
 
     def set_peer(self, host_address: bytes, port: int) -> None:
         """``setPeer:port:``: the default destination of a UDP socket."""
-        self.image.primitive("primitiveSocketConnectToPort", self._handle(), host_address, port)
+        self.image.plugin.primitiveSocketConnectToPort(self._handle(), host_address, port)
 
     def set_port(self, port: int) -> None:
         """``setPort:``: bind a UDP socket to a local port."""
-        self.image.primitive("primitiveSocketListenWithOrWithoutBacklog", self._handle(), port)
+        self.image.plugin.primitiveSocketListenWithOrWithoutBacklog(self._handle(), port)
 
     def send_udp_data_to_host_port(
         self,
@@ -845,8 +838,7 @@ class Socket:
             if not self.wait_for_send_done_for(timeout):
                 raise ConnectionTimedOut("send data timeout; data not sent")
             count = int(
-                self.image.primitive(
-                    "primitiveSocketSendUDPDataBufCount",
+                self.image.plugin.primitiveSocketSendUDPDataBufCount(
                     self._handle(),
                     payload,
                     host_address,
@@ -869,8 +861,8 @@ class Socket:
         Does not wait: ask :meth:`wait_for_data_for` first.
         """
         return list(
-            self.image.primitive(
-                "primitiveSocketReceiveUDPDataBufCount", self._handle(), buffer, 1, len(buffer)
+            self.image.plugin.primitiveSocketReceiveUDPDataBufCount(
+                self._handle(), buffer, 1, len(buffer)
             )
         )
 

@@ -24,6 +24,9 @@ from sqsocket.platform.layouts import (
     parse_address_header,
     sockaddr_in,
 )
+from sqsocket.platform.layouts import (
+    HANDLE_STRUCT as _HANDLE,
+)
 from sqsocket.platform.profiles import DEFAULT_PROFILE, Profile
 from sqsocket.vm.aio import Aio
 from sqsocket.vm.cruntime import CRuntime
@@ -111,26 +114,29 @@ class Network:
         self.sockets[pss.ptr] = pss
         return bytearray(SocketHandle(self.session, socket_type, pss.ptr).build())
 
-    def socket_of(self, handle: bytes | bytearray) -> tuple[SocketHandle, PrivateSocket]:
-        """``socketValid``: the handle is non-null, of this session, and points at a socket."""
+    def socket_of(self, handle: bytes | bytearray) -> tuple[int, PrivateSocket]:
+        """``socketValid``: the handle is non-null, of this session, and points at a socket.
+
+        Answers the handle's socketType field and the socket structure.
+        """
         if len(handle) != SOCKET_HANDLE_SIZE:
             raise PlatformFailure(
                 f"a socket handle is {SOCKET_HANDLE_SIZE} bytes, not {len(handle)}"
             )
-        h = SocketHandle.parse(handle)
+        session, socket_type, ptr = _HANDLE.unpack_from(handle)
+        pss = self.sockets.get(ptr)
+        if pss is not None and session == self.session and session:
+            return socket_type, pss
         if not self.session:
             raise PlatformFailure("the network is not initialized")
-        if h.session_id != self.session:
+        if session != self.session:
             raise PlatformFailure(
-                f"the handle is from network session {h.session_id}, not {self.session}"
+                f"the handle is from network session {session}, not {self.session}"
             )
-        if h.private_ptr == 0:
+        if ptr == 0:
             raise PlatformFailure("the socket has been destroyed (privateSocketPtr is null)")
-        pss = self.sockets.get(h.private_ptr)
-        if pss is None:
-            # C would follow a dangling pointer here; the emulator refuses instead
-            raise PlatformFailure("the handle points at no live socket (destroyed or never made)")
-        return h, pss
+        # C would follow a dangling pointer here; the emulator refuses instead
+        raise PlatformFailure("the handle points at no live socket (destroyed or never made)")
 
     @staticmethod
     def clear_pointer(handle: bytes | bytearray) -> None:

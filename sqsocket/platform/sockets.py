@@ -68,6 +68,9 @@ _LINGER_ON = struct.pack("ii", 1, LINGER_SECS)
 _LINGER_OFF = struct.pack("ii", 0, 0)
 _POLL_WRITABLE = select.POLLOUT | select.POLLERR  # select()'s POLLOUT_SET
 _EBADF = OSError(errno.EBADF, os.strerror(errno.EBADF))
+# socket.MSG_* are IntFlags, whose "|" costs half a microsecond: plain ints here
+_PEEK = int(socket.MSG_PEEK) | int(socket.MSG_DONTWAIT)
+_NOSIGNAL = int(socket.MSG_NOSIGNAL)
 
 
 class Sockets:
@@ -75,6 +78,9 @@ class Sockets:
         self.net = net
         self.c = net.c  # the VM's errno cell and stderr
         self.aio = net.aio
+        # one poll object for socketWritable's zero-timeout question (register, ask,
+        # unregister): callers hold the VM lock, so one at a time uses it
+        self._writable_poll = select.poll()
 
     # -- little C helpers ---------------------------------------------------------------
 
@@ -109,7 +115,7 @@ class Sockets:
             self.c.failed(errno.EBADF)
             return -1
         try:
-            n = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            n = sock.recv(1, _PEEK)
         except OSError as exc:
             return 0 if self._failed(exc) == _EWOULDBLOCK else -1
         return 1 if n else -1
@@ -124,13 +130,16 @@ class Sockets:
         if sock is None:
             self.c.failed(errno.EBADF)
             return False
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLOUT)
+        poller = self._writable_poll
+        fd = sock.fileno()
+        poller.register(fd, select.POLLOUT)
         try:
             ready = poller.poll(0)
         except OSError as exc:
             self._failed(exc)
             return False
+        finally:
+            poller.unregister(fd)
         return bool(ready and ready[0][1] & _POLL_WRITABLE)
 
     # -- state ---------------------------------------------------------------------
@@ -259,7 +268,7 @@ class Sockets:
 
     def connection_status(self, handle: bytes | bytearray) -> int:
         """``sqSocketConnectionStatus``: an Invalid socket is dropped and the primitive fails."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.INVALID:
             # "freeing invalidated pss": the handle's pointer is cleared
             self.c.fprintf("socketStatus: freeing invalidated pss\n")
@@ -269,28 +278,28 @@ class Sockets:
         return int(pss.state)
 
     def error(self, handle: bytes | bytearray) -> int:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         return pss.error
 
     # -- old API: IPv4 ints and ports --------------------------------------------------
 
     def local_address(self, handle: bytes | bytearray) -> int:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         sa = self._name(pss, libc.getsockname)
         if sa is None or len(sa) < 8 or sa[:2] != _AF_INET:
             return 0
         return int.from_bytes(sa[4:8], "big")
 
     def local_port(self, handle: bytes | bytearray) -> int:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         sa = self._name(pss, libc.getsockname)
         if sa is None or len(sa) < 4 or sa[:2] != _AF_INET:
             return 0
         return int.from_bytes(sa[2:4], "big")
 
     def remote_address(self, handle: bytes | bytearray) -> int:
-        h, pss = self.net.socket_of(handle)
-        if h.socket_type == SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if socket_type == SocketType.TCP:
             sa = self._name(pss, libc.getpeername)
             if sa is None or len(sa) < 8 or sa[:2] != _AF_INET:
                 return 0
@@ -299,8 +308,8 @@ class Sockets:
         return int.from_bytes(pss.peer[4:8].ljust(4, b"\0"), "big")
 
     def remote_port(self, handle: bytes | bytearray) -> int:
-        h, pss = self.net.socket_of(handle)
-        if h.socket_type == SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if socket_type == SocketType.TCP:
             sa = self._name(pss, libc.getpeername)
             if sa is None or len(sa) < 4 or sa[:2] != _AF_INET:
                 return 0
@@ -327,13 +336,13 @@ class Sockets:
             # SocketPlugin.c's listenOn primitives ask secCanListenOnPort first, and the
             # Unix SecurityPlugin's ioCanListenOnPort answers allowSocketAccess
             raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
-        h, pss = self.net.socket_of(handle)
-        if backlog > 1 and h.socket_type != SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if backlog > 1 and socket_type != SocketType.TCP:
             raise PlatformFailure("only TCP sockets have a backlog (> 1)")
         pss.multi_listen = backlog > 1
         sa = sockaddr_in(socket.inet_ntoa(interface.to_bytes(4, "big")), port)
         self._call(pss, libc.bind, sa)
-        if h.socket_type == SocketType.TCP:
+        if socket_type == SocketType.TCP:
             self._start_listening(pss, backlog)
 
     def _call(self, pss: PrivateSocket, fn: Callable[[int, bytes], None], sa: bytes) -> int:
@@ -359,7 +368,7 @@ class Sockets:
 
     def bind_to_port(self, handle: bytes | bytearray, address: int, port: int) -> None:
         """``sqSocketBindToPort``."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
         err = self._call(pss, libc.bind, sa)
         if err:
@@ -368,7 +377,7 @@ class Sockets:
 
     def bind_to(self, handle: bytes | bytearray, address: bytes | bytearray) -> None:
         """``sqSocketBindToAddressSize``."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         sockaddr = self.net.check_address(address)
         err = self._call(pss, libc.bind, sockaddr)
         if err:
@@ -377,11 +386,11 @@ class Sockets:
 
     def listen_backlog(self, handle: bytes | bytearray, backlog: int) -> None:
         """``sqSocketListenBacklog``."""
-        h, pss = self.net.socket_of(handle)
-        if backlog > 1 and h.socket_type != SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if backlog > 1 and socket_type != SocketType.TCP:
             raise PlatformFailure("only TCP sockets have a backlog (> 1)")
         pss.multi_listen = backlog > 1
-        if h.socket_type == SocketType.TCP:
+        if socket_type == SocketType.TCP:
             self._start_listening(pss, backlog)
 
     def connect_to_port(self, handle: bytes | bytearray, address: int, port: int) -> None:
@@ -390,15 +399,15 @@ class Sockets:
             # primitiveSocketConnectToPort asks secCanConnectToPort first (ioCanConnectToPort
             # answers allowSocketAccess); primitiveSocketConnectTo asks nothing
             raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
-        h, pss = self.net.socket_of(handle)
+        socket_type, pss = self.net.socket_of(handle)
         sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
-        self._connect(h.socket_type, pss, sa, "sqConnectToPort")
+        self._connect(socket_type, pss, sa, "sqConnectToPort")
 
     def connect_to(self, handle: bytes | bytearray, address: bytes | bytearray) -> None:
         """``sqSocketConnectToAddressSize``."""
-        h, pss = self.net.socket_of(handle)
+        socket_type, pss = self.net.socket_of(handle)
         sockaddr = self.net.check_address(address)
-        self._connect(h.socket_type, pss, sockaddr, "sqConnectToAddressSize")
+        self._connect(socket_type, pss, sockaddr, "sqConnectToAddressSize")
 
     def _connect(self, socket_type: int, pss: PrivateSocket, sockaddr: bytes, who: str) -> None:
         if socket_type != SocketType.TCP:
@@ -442,7 +451,7 @@ class Sockets:
         write_sema: int,
     ) -> bytearray:
         """``sqSocketAcceptFromRecvBytesSendBytesSemaIDReadSemaIDWriteSemaID``."""
-        _h, spss = self.net.socket_of(server)
+        _type, spss = self.net.socket_of(server)
         if not spss.multi_listen:
             raise PlatformFailure("the server socket is not listening with a backlog > 1")
         if spss.accepted is None:
@@ -465,7 +474,7 @@ class Sockets:
 
     def receive_data_available(self, handle: bytes | bytearray) -> bool:
         """``sqSocketReceiveDataAvailable``: peek; on "no", arm the data handler for reading."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.CONNECTED:
             n = self._readable(pss.sock)
             if n > 0:
@@ -478,7 +487,7 @@ class Sockets:
 
     def send_done(self, handle: bytes | bytearray) -> bool:
         """``sqSocketSendDone``: writable now? If not, arm the data handler for writing."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.CONNECTED:
             if self._writable(pss.sock):
                 return True
@@ -491,9 +500,9 @@ class Sockets:
         At end-of-file ``read()`` answers 0 and sets no errno; the socket error is then
         whatever errno the VM process last left (the errno cell).
         """
-        h, pss = self.net.socket_of(handle)
+        socket_type, pss = self.net.socket_of(handle)
         pss.peer_size = 0
-        if h.socket_type != SocketType.TCP:
+        if socket_type != SocketType.TCP:
             try:
                 n, sender = libc.recvfrom(self._fd(pss), buf)
             except OSError as exc:
@@ -531,8 +540,8 @@ class Sockets:
 
         A TCP error (or a send of nothing, which answers 0) marks OtherEndClosed.
         """
-        h, pss = self.net.socket_of(handle)
-        if h.socket_type != SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if socket_type != SocketType.TCP:
             try:
                 # sendto the default peer, with sizeof(union sockaddr_any) as its length
                 n = libc.sendto(self._fd(pss), data, pss.peer.ljust(_SOCKADDR_ANY, b"\0"))
@@ -551,7 +560,7 @@ class Sockets:
         try:
             if sock is None:
                 raise _EBADF
-            n = sock.send(data, socket.MSG_NOSIGNAL)
+            n = sock.send(data, _NOSIGNAL)
         except OSError as exc:
             err = self._failed(exc)
             n = -1
@@ -570,8 +579,8 @@ class Sockets:
         self, handle: bytes | bytearray, buf: memoryview
     ) -> tuple[int, int, int, bool]:
         """``sqSocketReceiveUDPDataBufCountaddressportmoreFlag``: (count, address, port, more)."""
-        h, pss = self.net.socket_of(handle)
-        if h.socket_type == SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if socket_type == SocketType.TCP:
             raise PlatformFailure("receiveUDPData on a TCP socket")
         try:
             n, sender = libc.recvfrom(self._fd(pss), buf)
@@ -590,8 +599,8 @@ class Sockets:
         self, handle: bytes | bytearray, address: int, port: int, data: memoryview
     ) -> int:
         """``sqSockettoHostportSendDataBufCount``."""
-        h, pss = self.net.socket_of(handle)
-        if h.socket_type == SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if socket_type == SocketType.TCP:
             raise PlatformFailure("sendUDPData on a TCP socket")
         sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
         try:
@@ -606,12 +615,12 @@ class Sockets:
     # -- new API addresses -----------------------------------------------------------------
 
     def local_address_size(self, handle: bytes | bytearray) -> int:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         sa = self._name(pss, libc.getsockname)
         return 0 if sa is None else ADDRESS_HEADER_SIZE + len(sa)
 
     def local_address_result(self, handle: bytes | bytearray, size: int) -> bytes:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         sa = self._name(pss, libc.getsockname)
         if sa is None:
             raise PlatformFailure("getsockname() failed")
@@ -622,8 +631,8 @@ class Sockets:
         return build_socket_address(self.net.session, sa)
 
     def remote_address_size(self, handle: bytes | bytearray) -> int:
-        h, pss = self.net.socket_of(handle)
-        if h.socket_type == SocketType.TCP:
+        socket_type, pss = self.net.socket_of(handle)
+        if socket_type == SocketType.TCP:
             sa = self._name(pss, libc.getpeername)
             if sa is not None and len(sa) < _SOCKADDR_ANY:
                 pss.peer = sa
@@ -634,7 +643,7 @@ class Sockets:
         return -1
 
     def remote_address_result(self, handle: bytes | bytearray, size: int) -> bytes:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         if not pss.peer_size:
             raise PlatformFailure("there is no remote address (ask RemoteAddressSize first)")
         if size != ADDRESS_HEADER_SIZE + pss.peer_size:
@@ -660,7 +669,7 @@ class Sockets:
 
     def set_option(self, handle: bytes | bytearray, name: bytes, value: bytes) -> int:
         """``sqSocketSetOptions...``: answers the integer it set (0 for a verbatim value)."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         opt = self._option(name)
         if len(value) > MAX_OPTION_VALUE:
             raise PlatformFailure(
@@ -681,7 +690,7 @@ class Sockets:
         return reported
 
     def get_option(self, handle: bytes | bytearray, name: bytes) -> int:
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         opt = self._option(name)
         try:
             if pss.sock is None:
@@ -701,7 +710,7 @@ class Sockets:
 
     def close(self, handle: bytes | bytearray) -> None:
         """``sqSocketCloseConnection``."""
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         self._close(pss)
 
     def _close(self, pss: PrivateSocket) -> None:
@@ -748,7 +757,7 @@ class Sockets:
         That turns lingering off (close() returns at once, the kernel still sends a
         FIN); it is not {1, 0}, so no reset is sent.
         """
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         self._abort(pss)
 
     def _abort(self, pss: PrivateSocket) -> None:
@@ -761,7 +770,7 @@ class Sockets:
         Whatever the abort answered, the descriptor is closed: the structure that
         knew it is freed, so nothing could ever close it later.
         """
-        _h, pss = self.net.socket_of(handle)
+        _type, pss = self.net.socket_of(handle)
         try:
             if pss.sock is not None:
                 self._abort(pss)

@@ -24,6 +24,8 @@ class ArgumentError(Exception):
 
 def small_integer(value: object, what: str) -> int:
     """``stackIntegerValue``: a SmallInteger, nothing else (not a Boolean, not a Float)."""
+    if type(value) is int and SMALLINT_MIN <= value <= SMALLINT_MAX:
+        return value  # the common case: no Boolean, no other int subclass
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentError(f"{what} must be a SmallInteger, not {type(value).__name__}")
     if not SMALLINT_MIN <= value <= SMALLINT_MAX:
@@ -99,6 +101,15 @@ def data_buffer(
     """
     start_i = small_integer(start, "the start index")
     count_i = small_integer(count, "the count")
+    kind = type(value)
+    if (
+        (kind is bytearray or (kind is bytes and not writable))
+        and start_i >= 1
+        and count_i >= 0
+        and start_i + count_i - 1 <= len(value)  # type: ignore[arg-type]
+    ):
+        # the common case first: a ByteArray (or a String to read) the window fits
+        return memoryview(value)[start_i - 1 : start_i - 1 + count_i], 1  # type: ignore[arg-type]
     if isinstance(value, array.array) and value.itemsize == 4:
         element, size, view = 4, len(value), memoryview(value).cast("B")
     elif isinstance(value, bytearray):

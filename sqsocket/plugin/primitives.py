@@ -84,39 +84,21 @@ def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
         def call(self: SocketPlugin, *args: Any, **kwargs: Any) -> Any:
             vm = self.vm
             with vm.lock:
-                vm.aio.epoch += 1  # a poll waiting on another thread must look again
                 vm.check_for_interrupts()
-                if name in self.profile.missing_primitives:
-                    raise PrimitiveFailed(
-                        name, f"the {self.profile.name} SocketPlugin does not export this primitive"
-                    )
-                if kwargs:
-                    raise PrimitiveFailed(
-                        name, f"primitives take positional arguments only, not {', '.join(kwargs)}"
-                    )
-                if not least <= len(args) <= most:
-                    takes = f"{least}" if least == most else f"{least} to {most}"
-                    raise PrimitiveFailed(
-                        name, f"takes {takes} argument{'s' * (most != 1)}, not {len(args)}"
-                    )
-                observed = vm.observed
-                if observed:
-                    vm.emit(PrimitiveCalled(vm.now(), name, args))
+                if kwargs or not least <= len(args) <= most or name in self._missing:
+                    raise self._refusal(name, args, kwargs, least, most)
+                if vm._observers:
+                    return self._observed(name, method, args)
                 try:
-                    result = method(self, *args)
+                    return method(self, *args)
                 except (PlatformFailure, ArgumentError) as exc:
-                    if observed:
-                        vm.emit(PrimitiveFailedEvent(vm.now(), name, str(exc)))
-                    raise PrimitiveFailed(name, str(exc)) from None
+                    raise self.failure(name, str(exc)) from None
                 except (PrimitiveFailed, EmulatorError):
                     raise
                 except Exception as exc:
                     raise EmulatorError(
                         f"{name} raised {type(exc).__name__} inside the emulator: {exc}"
                     ) from exc
-                if observed:
-                    vm.emit(PrimitiveAnswered(vm.now(), name, result))
-                return result
 
         PRIMITIVES[name] = PrimitiveSpec(
             name=name,
@@ -140,8 +122,12 @@ def _release(net: Network, vm: VirtualMachine | None) -> None:
 class SocketPlugin:
     """An emulated SocketPlugin in an emulated VM (its own session, sockets and event loop)."""
 
+    #: What a failing primitive raises (an image layer may use its own subclass).
+    failure: type[PrimitiveFailed] = PrimitiveFailed
+
     def __init__(self, vm: VirtualMachine | None = None, profile: Profile | str = DEFAULT_PROFILE):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self._missing = self.profile.missing_primitives
         owns_vm = vm is None
         self.vm = vm if vm is not None else VirtualMachine(self.profile.events)
         self.net = Network(self.vm, self.profile)
@@ -150,6 +136,39 @@ class SocketPlugin:
         # A plugin dropped without close() still releases its descriptors, as the VM
         # releases everything when it quits.
         self._finalizer = weakref.finalize(self, _release, self.net, self.vm if owns_vm else None)
+
+    # -- the wrapper's slow paths --------------------------------------------------------
+
+    def _refusal(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], least: int, most: int
+    ) -> PrimitiveFailed:
+        """Why a call is refused before the primitive runs (as the VM refuses it)."""
+        if name in self._missing:
+            reason = f"the {self.profile.name} SocketPlugin does not export this primitive"
+        elif kwargs:
+            reason = f"primitives take positional arguments only, not {', '.join(kwargs)}"
+        else:
+            takes = f"{least}" if least == most else f"{least} to {most}"
+            reason = f"takes {takes} argument{'s' * (most != 1)}, not {len(args)}"
+        return self.failure(name, reason)
+
+    def _observed(self, name: str, method: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """A call while someone observes the VM: the same, with the events around it."""
+        vm = self.vm
+        vm.emit(PrimitiveCalled(vm.now(), name, args))
+        try:
+            result = method(self, *args)
+        except (PlatformFailure, ArgumentError) as exc:
+            vm.emit(PrimitiveFailedEvent(vm.now(), name, str(exc)))
+            raise self.failure(name, str(exc)) from None
+        except (PrimitiveFailed, EmulatorError):
+            raise
+        except Exception as exc:
+            raise EmulatorError(
+                f"{name} raised {type(exc).__name__} inside the emulator: {exc}"
+            ) from exc
+        vm.emit(PrimitiveAnswered(vm.now(), name, result))
+        return result
 
     # -- module ----------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ AIO_RWX = AioFlag.R | AioFlag.W | AioFlag.X
 
 # Plain ints on the hot path: IntFlag arithmetic costs about half a microsecond.
 _R, _W, _X = int(AioFlag.R), int(AioFlag.W), int(AioFlag.X)
+_RW = _R | _W
 
 # handler(fd, client_data, flags)
 Handler = Callable[[int, Any, AioFlag], None]
@@ -79,6 +80,7 @@ class _Entry:
     mask: int = 0  # rdMask/wrMask/exMask bits
     handlers: dict[int, Handler] = field(default_factory=dict)
     registered: int = -1  # the epoll events registered (-1: not registered)
+    rw: bool = False  # a read or write interest is armed (counted in Aio.armed_rw)
     sigio: int = -1  # the events the SIGIO watcher has registered (-1: none)
 
 
@@ -103,6 +105,9 @@ class Aio:
         #: Raised by every primitive and every handler run: a poll whose wait saw it
         #: change re-checks its events (see poll()).
         self.epoch = 0
+        #: How many descriptors have a read or write interest armed: only then can a
+        #: poll forced by SIGIO run a handler (exceptions are OOB data: SIGURG, not SIGIO).
+        self.armed_rw = 0
         self.closed = False
         #: The descriptors whose handlers ran in the last poll.
         self.dispatched: set[int] = set()
@@ -181,6 +186,8 @@ class Aio:
         entry = self._entries.pop(fd, None)
         if entry is None:
             return
+        if entry.rw:
+            self.armed_rw -= 1
         if entry.registered >= 0:
             try:
                 self._epoll.unregister(fd)
@@ -262,11 +269,19 @@ class Aio:
 
     def _new_entry(self, sock: socket.socket, fd: int) -> _Entry:
         old = self._entries.get(fd)
-        if old is not None and old.registered >= 0:
-            try:
-                self._epoll.unregister(fd)
-            except OSError:
-                pass
+        if old is not None:
+            if old.rw:
+                self.armed_rw -= 1
+            if old.registered >= 0:
+                try:
+                    self._epoll.unregister(fd)
+                except OSError:
+                    pass
+            if old.sigio >= 0 and self._sigio is not None:
+                try:
+                    self._sigio.unregister(fd)
+                except OSError:
+                    pass
         self.generation += 1
         entry = _Entry(sock, fd, self.generation)
         self._entries[fd] = entry
@@ -321,7 +336,7 @@ class Aio:
             self._sigio_seen = set()
         return raised
 
-    def _sync(self, entry: _Entry) -> None:
+    def _sync(self, entry: _Entry, lazy: bool = False) -> None:
         """Make epoll's interest match the armed mask.
 
         Level-triggered while the read interest is armed (HUP and ERR then fire it, as
@@ -330,9 +345,18 @@ class Aio:
         each change of the mask reports the current readiness once (epoll_ctl MOD
         re-evaluates it), which is all a one-shot handler needs. A descriptor that
         was never enabled is polled only below maxFd, as select(maxFd, ...) is.
+
+        ``lazy`` (a handler just fired): a level-triggered registration that asks for
+        more than is armed is left as it is, since the handler is usually armed again
+        at once (the next receiveDataAvailable); should the descriptor be reported
+        while not armed, the dispatch narrows it then.
         """
-        events = 0
         mask = entry.mask
+        rw = bool(mask & _RW)
+        if rw != entry.rw:
+            entry.rw = rw
+            self.armed_rw += 1 if rw else -1
+        events = 0
         if mask and (entry.enabled or entry.fd < self._max_fd):
             for flag, bits in _EPOLL_FOR:
                 if mask & flag:
@@ -341,14 +365,22 @@ class Aio:
                 events |= select.EPOLLET
         if self._sigio is not None and entry.enabled:
             self._sigio_interest(entry)
-        if events == entry.registered or (not events and entry.registered < 0):
+        registered = entry.registered
+        if events == registered or (not events and registered < 0):
+            return
+        if (
+            lazy
+            and registered >= 0
+            and not registered & select.EPOLLET
+            and (events & ~select.EPOLLET) & ~registered == 0
+        ):
             return
         try:
             if not events:
                 # epoll reports ERR/HUP even with no events asked: unregister instead
                 self._epoll.unregister(entry.fd)
                 entry.registered = -1
-            elif entry.registered >= 0:
+            elif registered >= 0:
                 self._epoll.modify(entry.fd, events)
                 entry.registered = events
             else:
@@ -381,17 +413,19 @@ class Aio:
                 # One thread, as in the VM, never gets here; for several, ask the
                 # descriptor itself what it is ready for now.
                 events = _ready_now(fd)
+            fired = False
             for flag, ready_bits in _READY:
                 entry = entries.get(fd)
                 if entry is None:
                     break
                 if not (entry.mask & flag) or not (events & ready_bits):
                     continue
+                fired = True
                 self.epoch += 1
                 # one-shot: clear the interest before calling, as aio.c does
                 entry.mask &= ~flag
                 handler = entry.handlers.pop(flag)
-                self._sync(entry)
+                self._sync(entry, lazy=True)
                 ran += 1
                 dispatched.add(fd)
                 try:
@@ -404,6 +438,11 @@ class Aio:
                         f"aio handler {name}(fd {fd}, {_FLAG_OF[flag]!r}) raised "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
+            if not fired:
+                # reported, but nothing armed matches (a registration kept lazily): narrow it
+                entry = entries.get(fd)
+                if entry is not None:
+                    self._sync(entry)
         return ran
 
 

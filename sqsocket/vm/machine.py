@@ -25,6 +25,7 @@ concession to threads; nothing runs in the background.
 from __future__ import annotations
 
 import errno as errnos
+import math
 import threading
 import time
 import weakref
@@ -101,8 +102,11 @@ class VirtualMachine:
         )
         self.started = clock()
         interval = events.poll_interval
-        self._next_poll = None if interval is None else self.started + interval
+        self._interval = math.inf if interval is None else interval
+        self._next_poll = self.started + self._interval
         self._force_poll = False  # forceInterruptCheck() reset the poll timer
+        self._signal_forces = events.signal_forces_poll
+        self._sigio_forces = events.sigio_forces_poll
         self._observers: list[Observer] = []
         # one poller at a time; the others wait on their semaphore for a hand-off
         self._poll_mutex = threading.Lock()
@@ -110,6 +114,9 @@ class VirtualMachine:
         self._waiting: set[Semaphore] = set()
         self._waiting_lock = threading.Lock()
         self._handoffs = 0
+        # Until a second thread waits, the hand-off bookkeeping is skipped (see wait()).
+        self._waiter_thread: int | None = None
+        self._shared = False
         self.polls = 0  # aioPoll calls (periodic and idle), for tests and benchmarks
         # a VM dropped without close() still gives its descriptors back
         self._finalizer = weakref.finalize(self, self.aio.close)
@@ -123,7 +130,7 @@ class VirtualMachine:
         sema = self.external_objects.at(index)
         if sema is None:
             return
-        if self.events.signal_forces_poll:
+        if self._signal_forces:
             self._force_poll = True
         if self._observers:
             self.emit(SemaphoreSignalled(self.now(), index, sema.name))
@@ -166,25 +173,23 @@ class VirtualMachine:
         It is due once the poll interval has passed, or at once when the VM's
         ``forceInterruptCheck`` reset the timer (a semaphore signal, a SIGIO) on
         VMs whose model says so. Runs at every primitive entry, with the lock held.
+        A SIGIO can matter only while a read or write interest is armed (otherwise
+        the poll it forces runs no handler), so only then is the watch asked.
         """
-        events = self.events
-        due = self._force_poll
-        if not due and events.sigio_forces_poll and self.aio.sigio_pending():
-            due = True
-        next_poll = self._next_poll
-        now = 0.0
-        if not due and next_poll is not None:
-            now = self.clock()
-            due = now >= next_poll
-        if not due:
+        aio = self.aio
+        aio.epoch += 1  # a poll waiting on another thread must look again
+        if not (
+            self._force_poll
+            or (self._sigio_forces and aio.armed_rw and aio.sigio_pending())
+            or self.clock() >= self._next_poll
+        ):
             return
         self.polls += 1
-        ran = self.aio.poll(0)
+        ran = aio.poll(0)
         # after ioProcessEvents, checkForInterrupts sets nextPollTick := now + interval:
         # a semaphore signalled by a handler inside this very poll forces nothing more
         self._force_poll = False
-        if events.poll_interval is not None:
-            self._next_poll = (now or self.clock()) + events.poll_interval
+        self._next_poll = self.clock() + self._interval
         if self._observers:
             self.emit(Polled(self.now(), False, 0.0, ran))
 
@@ -210,7 +215,7 @@ class VirtualMachine:
             raised = self.aio.sigio_pending()
             if raised:
                 # the handler ran (forceInterruptCheck): the next check polls again
-                if events.sigio_forces_poll:
+                if self._sigio_forces:
                     self._force_poll = True
                 if raised - self.aio.dispatched:
                     interrupted = True
@@ -237,11 +242,31 @@ class VirtualMachine:
         """
         if sema.try_acquire():
             return True
-        deadline = None if timeout is None else self.clock() + max(timeout, 0.0)
+        me = threading.get_ident()
+        if not self._shared and self._waiter_thread != me:
+            if self._waiter_thread is None:
+                self._waiter_thread = me
+            else:
+                self._shared = True  # a second thread waits: hand-offs from now on
+        clock = self.clock
+        deadline = None if timeout is None else clock() + max(timeout, 0.0)
         while True:
-            remaining = None if deadline is None else deadline - self.clock()
+            remaining = None if deadline is None else deadline - clock()
             if remaining is not None and remaining <= 0:
                 return sema.try_acquire()
+            # one thread, as in the VM: it is the idle process
+            if not self._shared and self._poll_mutex.acquire(blocking=False):
+                try:
+                    self._poller = me
+                    self.relinquish(remaining)
+                finally:
+                    self._poller = None
+                    self._poll_mutex.release()
+                if self._shared:
+                    self._hand_off()
+                if sema.try_acquire():
+                    return True
+                continue
             if self._idle_for(sema, remaining):
                 return True
 
@@ -280,12 +305,6 @@ class VirtualMachine:
             waiting = tuple(self._waiting)
         for other in waiting:
             other.wake_waiter()
-
-    def semaphore_signalled(self, sema: Semaphore) -> None:
-        """A registered semaphore was signalled: wake a poll blocked on another thread."""
-        poller = self._poller
-        if poller is not None and poller != threading.get_ident():
-            self.aio.wake()
 
     # -- life cycle -----------------------------------------------------------------------------
 

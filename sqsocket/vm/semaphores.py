@@ -47,8 +47,9 @@ class Semaphore:
             self.signals += 1
             self._cond.notify()
         vm = self._vm
-        if vm is not None:
-            vm.semaphore_signalled(self)
+        # a poll blocked on another thread must wake to see this signal
+        if vm is not None and vm._poller is not None and vm._poller != threading.get_ident():
+            vm.aio.wake()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a signal; answer False if ``timeout`` seconds passed without one.
