@@ -108,14 +108,13 @@ def _check(result: int) -> int:
 
 def bind(fd: int, sockaddr: bytes) -> None:
     """``bind(fd, addr, len)`` with the raw bytes; raises OSError with the errno."""
-    sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
-    _check(_lib().bind(fd, ctypes.cast(sa, ctypes.c_void_p), len(sockaddr)))
+    # a bytes object passes as a pointer to its own (immutable) buffer: no copy needed
+    _check(_lib().bind(fd, sockaddr, len(sockaddr)))
 
 
 def connect(fd: int, sockaddr: bytes) -> None:
     """``connect(fd, addr, len)`` with the raw bytes; raises OSError with the errno."""
-    sa = ctypes.create_string_buffer(sockaddr, len(sockaddr))
-    _check(_lib().connect(fd, ctypes.cast(sa, ctypes.c_void_p), len(sockaddr)))
+    _check(_lib().connect(fd, sockaddr, len(sockaddr)))
 
 
 SOCKADDR_STORAGE = 128

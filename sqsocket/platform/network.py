@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqsocket.platform.constants import SocketStatus
 from sqsocket.platform.failure import PlatformFailure
@@ -32,6 +32,8 @@ from sqsocket.vm.aio import Aio
 from sqsocket.vm.cruntime import CRuntime
 from sqsocket.vm.machine import VirtualMachine
 
+_WILDCARD = sockaddr_in("0.0.0.0", 0)  # "initial UDP peer := wildcard"
+
 
 @dataclass(eq=False)
 class PrivateSocket:
@@ -47,7 +49,7 @@ class PrivateSocket:
     error: int = 0
     # default peer for UDP/RAW and the last recvfrom() sender; a wildcard
     # sockaddr_in until something sets it, as the C code initialises it
-    peer: bytes = field(default_factory=lambda: sockaddr_in("0.0.0.0", 0))
+    peer: bytes = _WILDCARD
     peer_size: int = 0
     multi_listen: bool = False
     accepted: socket.socket | None = None  # acceptedSock (None where C holds -1)

@@ -84,7 +84,15 @@ def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
         def call(self: SocketPlugin, *args: Any, **kwargs: Any) -> Any:
             vm = self.vm
             with vm.lock:
-                vm.check_for_interrupts()
+                # the periodic check (VirtualMachine.check_for_interrupts), its test inlined
+                aio = vm.aio
+                aio.epoch += 1
+                if (
+                    vm._force_poll
+                    or (vm._sigio_forces and aio.armed_rw and aio.sigio_pending())
+                    or vm.clock() >= vm._next_poll
+                ):
+                    vm.poll_now()
                 if kwargs or not least <= len(args) <= most or name in self._missing:
                     raise self._refusal(name, args, kwargs, least, most)
                 if vm._observers:

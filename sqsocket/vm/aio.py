@@ -108,6 +108,7 @@ class Aio:
         #: How many descriptors have a read or write interest armed: only then can a
         #: poll forced by SIGIO run a handler (exceptions are OOB data: SIGURG, not SIGIO).
         self.armed_rw = 0
+        self._unenabled = 0  # entries armed on a descriptor never enabled
         self.closed = False
         #: The descriptors whose handlers ran in the last poll.
         self.dispatched: set[int] = set()
@@ -127,6 +128,7 @@ class Aio:
         entry = self._new_entry(sock, fd)
         entry.data = data
         entry.enabled = True
+        self._unenabled -= 1
         if fd >= self._max_fd:
             self._raise_max_fd(fd + 1)
         self._sync(entry)
@@ -186,6 +188,8 @@ class Aio:
         entry = self._entries.pop(fd, None)
         if entry is None:
             return
+        if not entry.enabled:
+            self._unenabled -= 1
         if entry.rw:
             self.armed_rw -= 1
         if entry.registered >= 0:
@@ -199,9 +203,16 @@ class Aio:
             except OSError:
                 pass
         if entry.enabled and fd + 1 == self._max_fd:
-            # "keep maxFd accurate (drops to zero if no more sockets)"
-            top = max((e.fd for e in self._entries.values() if e.enabled), default=-1)
-            self._lower_max_fd(top + 1)
+            # "keep maxFd accurate (drops to zero if no more sockets)": walk down, as aio.c
+            # does, to the next enabled descriptor (usually the very next one)
+            top = fd
+            entries = self._entries
+            while top > 0:
+                below = entries.get(top - 1)
+                if below is not None and below.enabled:
+                    break
+                top -= 1
+            self._lower_max_fd(top)
 
     def armed(self, sock: socket.socket | None) -> AioFlag:
         """The interest currently armed for a descriptor (for tests and traces)."""
@@ -270,6 +281,8 @@ class Aio:
     def _new_entry(self, sock: socket.socket, fd: int) -> _Entry:
         old = self._entries.get(fd)
         if old is not None:
+            if not old.enabled:
+                self._unenabled -= 1
             if old.rw:
                 self.armed_rw -= 1
             if old.registered >= 0:
@@ -283,22 +296,33 @@ class Aio:
                 except OSError:
                     pass
         self.generation += 1
+        self._unenabled += 1
         entry = _Entry(sock, fd, self.generation)
         self._entries[fd] = entry
         return entry
 
+    @property
+    def _dormant(self) -> bool:
+        """Whether any descriptor is known without being enabled (rare: only then can a
+        change of maxFd change what is polled)."""
+        return self._unenabled > 0
+
     def _raise_max_fd(self, new: int) -> None:
         old, self._max_fd = self._max_fd, new
-        # select(maxFd, ...) now also sees armed descriptors that were never enabled
-        for entry in self._entries.values():
-            if not entry.enabled and old <= entry.fd < new and entry.mask:
-                self._sync(entry)
+        if self._dormant:
+            # select(maxFd, ...) now also sees armed descriptors that were never enabled
+            for entry in self._entries.values():
+                if not entry.enabled and old <= entry.fd < new and entry.mask:
+                    self._sync(entry)
 
     def _lower_max_fd(self, new: int) -> None:
-        self._max_fd = new
-        for entry in self._entries.values():
-            if not entry.enabled and entry.fd >= new and entry.registered >= 0:
-                self._sync(entry)
+        old, self._max_fd = self._max_fd, new
+        if self._dormant:
+            # armed descriptors that were never enabled: select(maxFd, ...) no longer sees
+            # those at or above the new maxFd
+            for entry in self._entries.values():
+                if not entry.enabled and new <= entry.fd < old and entry.registered >= 0:
+                    self._sync(entry)
 
     def _sigio_interest(self, entry: _Entry) -> None:
         """SIGIO edges: readable always; writable while a send waits for room (W armed)."""

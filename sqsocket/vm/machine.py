@@ -178,14 +178,17 @@ class VirtualMachine:
         """
         aio = self.aio
         aio.epoch += 1  # a poll waiting on another thread must look again
-        if not (
+        if (
             self._force_poll
             or (self._sigio_forces and aio.armed_rw and aio.sigio_pending())
             or self.clock() >= self._next_poll
         ):
-            return
+            self.poll_now()
+
+    def poll_now(self) -> None:
+        """``ioProcessEvents`` → ``aioPoll(0)``, and the poll timer set again."""
         self.polls += 1
-        ran = aio.poll(0)
+        ran = self.aio.poll(0)
         # after ioProcessEvents, checkForInterrupts sets nextPollTick := now + interval:
         # a semaphore signalled by a handler inside this very poll forces nothing more
         self._force_poll = False

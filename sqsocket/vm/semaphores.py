@@ -27,14 +27,27 @@ if TYPE_CHECKING:
 class Semaphore:
     """A counting semaphore with Smalltalk's semantics: excess signals are kept."""
 
-    __slots__ = ("__weakref__", "_cond", "_excess", "_vm", "name", "signals")
+    __slots__ = ("__weakref__", "_cond_", "_excess", "_lock", "_vm", "name", "signals")
 
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # made on first use: most semaphores are waited on through their VM's idle
+        # process and never need a condition of their own
+        self._cond_: threading.Condition | None = None
         self._excess = 0
         self._vm: VirtualMachine | None = None
         self.signals = 0  # total ever received: handy for tests and traces
+
+    @property
+    def _cond(self) -> threading.Condition:
+        cond = self._cond_
+        if cond is None:
+            with self._lock:
+                if self._cond_ is None:
+                    self._cond_ = threading.Condition(self._lock)
+                cond = self._cond_
+        return cond
 
     @property
     def vm(self) -> VirtualMachine | None:
@@ -42,10 +55,11 @@ class Semaphore:
         return self._vm
 
     def signal(self) -> None:
-        with self._cond:
+        with self._lock:
             self._excess += 1
             self.signals += 1
-            self._cond.notify()
+            if self._cond_ is not None:
+                self._cond_.notify()
         vm = self._vm
         # a poll blocked on another thread must wake to see this signal
         if vm is not None and vm._poller is not None and vm._poller != threading.get_ident():
@@ -67,7 +81,7 @@ class Semaphore:
 
     def try_acquire(self) -> bool:
         """Take one excess signal if there is one (never waits)."""
-        with self._cond:
+        with self._lock:
             if self._excess:
                 self._excess -= 1
                 return True
