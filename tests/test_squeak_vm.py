@@ -146,8 +146,12 @@ def test_missing_vm_and_image_errors(tmp_path: Path, squeak_image: Path) -> None
     script.write_text("nil!")
     with pytest.raises(runner.VMNotFound, match="apt-get install squeak-vm"):
         runner.run_script(script, vm=tmp_path / "no-vm", image=squeak_image)
+    # the image is checked whether or not a VM is installed: give it a stand-in VM
+    fake_vm = tmp_path / "squeakvm"
+    fake_vm.write_text("#!/bin/sh\nexit 0\n")
+    fake_vm.chmod(0o755)
     with pytest.raises(runner.ImageNotFound, match="sqsocket image build"):
-        runner.run_script(script, image=tmp_path / "none.image")
+        runner.run_script(script, vm=fake_vm, image=tmp_path / "none.image")
 
 
 def test_all_socket_primitives_are_defined(run: Run) -> None:
