@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sqsocket.commands.demo",
     "sqsocket.commands.primitives",
     "sqsocket.commands.example",
+    "sqsocket.commands.trace",
     "sqsocket.servers.cli",
     "sqsocket.proxy.cli",
     "sqsocket.squeak.cli",

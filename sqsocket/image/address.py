@@ -86,6 +86,47 @@ class SocketAddress(bytearray):
             )
         return cls(build_socket_address(session, sockaddr_un(raw)), image)
 
+    @classmethod
+    def for_abstract_name(
+        cls,
+        name: str | bytes,
+        session: int | None = None,
+        *,
+        tight: bool = False,
+        image: Image | None = None,
+    ) -> SocketAddress:
+        """A LOCAL address for a Linux abstract name (``name`` without the ``@``/NUL).
+
+        The resolver cannot answer one (it ``stat()``s a path), so the image builds it
+        as it builds a path's (:meth:`for_socket_path`): the header ``{session, 110}``
+        and a full ``sockaddr_un`` whose ``sun_path`` is a NUL, the name, then NULs to
+        its 108 bytes. The plugin hands ``connect()``/``bind()`` the size the header
+        says, and to Linux an abstract name is every byte up to that length: this
+        address names ``@name`` *padded with NULs*, which only a server bound to the
+        padded name answers (``sqsocket serve echo --abstract-padded NAME``); one bound
+        to the tight name, as Python spells it, refuses (docs/quirks.md, 22).
+        ``tight=True`` builds the short address instead (header size 3 + the name's
+        length), which reaches the tight name.
+
+        ``session`` defaults to the current one, read from a handle the plugin answers
+        (a socket made and destroyed for the purpose), as the image would.
+        """
+        raw = _path_bytes(name)
+        if not raw or len(raw) > _SUN_PATH_SIZE - 1:
+            raise NetworkError(
+                f"an abstract name must have 1 to {_SUN_PATH_SIZE - 1} bytes, not {len(raw)}"
+            )
+        if session is None:
+            from sqsocket.image.socket import Socket  # Socket builds addresses with this class
+
+            probe = Socket.new_ipc(image=image)
+            try:
+                session = probe.session_id
+            finally:
+                probe.destroy()
+        sockaddr = sockaddr_un(b"\0" + raw, full=not tight)
+        return cls(build_socket_address(session, sockaddr), image)
+
     # -- the bytes ----------------------------------------------------------------------
 
     def _image(self) -> Image:

@@ -19,6 +19,7 @@ import threading
 from types import TracebackType
 from typing import Any, ClassVar
 
+from sqsocket import tracing
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image.exceptions import SocketPrimitiveFailed
 from sqsocket.plugin import SocketPlugin
@@ -39,7 +40,8 @@ class Image:
     _default_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, plugin: SocketPlugin | None = None, *, owns_plugin: bool | None = None):
-        self.plugin = plugin if plugin is not None else SocketPlugin()
+        # a plugin made here is traced while a trace is active (sqsocket.tracing.tracing)
+        self.plugin = plugin if plugin is not None else SocketPlugin(trace=tracing.ambient())
         # The image's methods call the plugin's primitives directly (typed, no lookup by
         # name); a failure is the image's SocketPrimitiveFailed, still a PrimitiveFailed.
         self.plugin.failure = SocketPrimitiveFailed

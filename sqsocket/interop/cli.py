@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from functools import partial
+from typing import Any
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
 
@@ -34,7 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="run each side N times and report scenarios whose output varies (1..100)",
     )
-    c.set_defaults(func=run_conformance_command)
+    c.add_argument(
+        "--trace",
+        metavar="SCENARIO",
+        help="run one scenario with the emulator's primitive trace, step by step, beside "
+        "what both sides recorded",
+    )
+    c.set_defaults(func=run_conformance_command, conformance_parser=c)
 
     i = sub.add_parser(
         "interop",
@@ -68,7 +75,15 @@ def run_conformance_command(args: argparse.Namespace) -> int:
     from sqsocket.interop.scenarios import BY_NAME, SCENARIOS
 
     scenarios = list(SCENARIOS)
-    if args.scenario:
+    if args.trace is not None:
+        if args.trace not in BY_NAME:
+            args.conformance_parser.error(
+                f"--trace takes one scenario name, not {args.trace!r} (see --scenario)"
+            )
+        if args.scenario or args.repeat != 1:
+            args.conformance_parser.error("--trace runs one scenario once: no --scenario/--repeat")
+        scenarios = [BY_NAME[args.trace]]
+    elif args.scenario:
         unknown = [n for n in args.scenario if n not in BY_NAME]
         if unknown:
             print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
@@ -93,6 +108,9 @@ def run_conformance_command(args: argparse.Namespace) -> int:
             return 2
 
         vm_run = partial(run_on_vm, vm=args.vm, image=args.image)
+
+    if args.trace is not None:
+        return _trace_command(args, scenarios[0], vm_run)
 
     print(f"running {len(scenarios)} scenarios ...", file=sys.stderr, flush=True)
 
@@ -150,6 +168,17 @@ def run_conformance_command(args: argparse.Namespace) -> int:
                 else ""
             )
     return 1 if report.failed() else 0
+
+
+def _trace_command(args: argparse.Namespace, scenario: Any, vm_run: Any) -> int:
+    from sqsocket.interop.tracing import trace_scenario
+
+    traced = trace_scenario(args.profile, scenario, vm_run)
+    if args.json:
+        print(json.dumps(traced.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(traced.render())
+    return 1 if traced.failed() else 0
 
 
 def run_interop_command(args: argparse.Namespace) -> int:

@@ -114,6 +114,24 @@ class PathAddress:
 
 
 @dataclass(frozen=True)
+class AbstractNameAddress:
+    """Bind ``bind`` to the 118-byte address the image builds for a fixture's Linux
+    abstract name (``tight`` or ``padded``, see :mod:`sqsocket.interop.fixtures`): header
+    {session of the handle ``handle``, 110}, then the full ``sockaddr_un`` the plugin
+    always passes -- AF_UNIX, a NUL, the name, NULs to the end of ``sun_path``. The
+    resolver cannot answer an abstract name (it stats a path), so the image builds it.
+
+    With ``tight`` the image builds a short address instead: header size 3 + the name's
+    length, the sockaddr ending with the name (the plugin hands ``connect()`` the size
+    the header says)."""
+
+    bind: str
+    name: str
+    handle: str
+    tight: bool = False
+
+
+@dataclass(frozen=True)
 class Alloc:
     """Bind ``bind`` to a new zero-filled ByteArray (``ByteArray new: size``)."""
 
@@ -214,6 +232,7 @@ Step = (
     | ShowVar
     | Tweak
     | PathAddress
+    | AbstractNameAddress
     | Alloc
     | AwaitSignal
     | AwaitStatus

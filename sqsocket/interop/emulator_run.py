@@ -12,12 +12,13 @@ write wherever SqConf prints a line.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.interop.dsl import (
+    AbstractNameAddress,
     Alloc,
     Arg,
     AwaitData,
@@ -36,6 +37,7 @@ from sqsocket.interop.dsl import (
     Sema,
     Show,
     ShowVar,
+    Step,
     Str,
     Tweak,
     Var,
@@ -46,10 +48,13 @@ from sqsocket.platform.layouts import build_socket_address, sockaddr_un
 from sqsocket.platform.profiles import Profile, get_profile
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.cruntime import StderrMode, StdoutKind
+from sqsocket.vm.events import Observer
 from sqsocket.vm.machine import VirtualMachine
 from sqsocket.vm.semaphores import Semaphore
 
 Lines = dict[str, list[str]]
+#: Told (scenario name, step number, step) before each step runs.
+StepHook = Callable[[str, int, Step], None]
 
 #: AwaitStatus reads the status, then waits this long on a Delay, until it matches.
 STATUS_POLL_SECONDS = 0.005
@@ -76,14 +81,33 @@ def expect_holds(op: Op, bound: bool, value: Any, wanted: int) -> bool:
     return value > wanted
 
 
+def _local_address(handle: Any, sun_path: bytes, full: bool = True) -> bytearray:
+    """The LOCAL address SqConf builds: {session of ``handle``, size}, then sockaddr_un --
+    all 110 bytes (118 in all), or with ``full`` False only as far as ``sun_path`` goes."""
+    session = int.from_bytes(bytes(handle[:4]), "little", signed=True) if handle else 0
+    return bytearray(build_socket_address(session, sockaddr_un(sun_path, full=full)))
+
+
 class EmulatorRunner:
     """Executes scenarios on one SocketPlugin (one session), as the VM runs one script."""
 
-    def __init__(self, fixture: Fixture, profile: Profile | str) -> None:
+    def __init__(
+        self,
+        fixture: Fixture,
+        profile: Profile | str,
+        *,
+        observer: Observer | None = None,
+        on_step: StepHook | None = None,
+    ) -> None:
+        """``observer`` is given every event of the emulated VM from setUp on
+        (``vm.observe``); ``on_step`` is called before each step runs."""
         self.fx = fixture
         prof = profile if isinstance(profile, Profile) else get_profile(profile)
         # the VM side runs with stdout and stderr as pipes (sqsocket.interop.vm_run)
         self.vm = VirtualMachine(prof.events, stderr=StderrMode.WRITE_ONLY, stdout=StdoutKind.PIPE)
+        if observer is not None:
+            self.vm.observe(observer)
+        self.on_step = on_step
         self.plugin = SocketPlugin(self.vm, profile=prof)
         self.semas: dict[str, int] = {}
         self._scenario = ""
@@ -125,6 +149,8 @@ class EmulatorRunner:
             self._print()
 
         for i, step in enumerate(sc.steps, 1):
+            if self.on_step is not None:
+                self.on_step(sc.name, i, step)
             if isinstance(step, Call):
                 args = [self._arg(a, env) for a in step.args]
                 try:
@@ -149,10 +175,12 @@ class EmulatorRunner:
                 if isinstance(data, bytearray) and len(data) >= step.index:
                     data[step.index - 1] = (data[step.index - 1] + step.delta) % 256
             elif isinstance(step, PathAddress):
-                handle = env.get(step.handle)
-                session = int.from_bytes(bytes(handle[:4]), "little", signed=True) if handle else 0
                 path = self.fx.path(step.path).encode()
-                env[step.bind] = bytearray(build_socket_address(session, sockaddr_un(path)))
+                env[step.bind] = _local_address(env.get(step.handle), path)
+            elif isinstance(step, AbstractNameAddress):
+                # a NUL, then the name: sockaddr_un pads it to all of sun_path, as SqConf does
+                name = b"\0" + self.fx.abstract_name(step.name).encode()
+                env[step.bind] = _local_address(env.get(step.handle), name, full=not step.tight)
             elif isinstance(step, AwaitSignal):
                 signalled = self._semaphore(step.sema).wait(step.ms / 1000)
                 outcome = "signalled" if signalled else "timeout"

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from sqsocket.interop.dsl import Path, Port
+from sqsocket.servers.address import abstract_supported
 from sqsocket.servers.dgram import UDPEchoServer
-from sqsocket.servers.echo import TCPEchoServer, UnixEchoServer
+from sqsocket.servers.echo import AbstractEchoServer, TCPEchoServer, UnixEchoServer
 
 # The dir is /tmp/sqc-XXXXXXXX (17 bytes) so that the padded names below give
 # socket paths of exactly the lengths the scenarios are about.
@@ -36,6 +37,10 @@ _NAMES = {
 }
 
 
+# Linux abstract names (no file): "tight" is bound as Python spells it, "padded" NUL-padded
+# to all of sun_path, as a Smalltalk client's full-length sockaddr_un names it (quirk 22).
+_ABSTRACT = ("tight", "padded")
+
 #: What a Peer step may ask the harness to do.
 PEER_ACTIONS = ("connect", "send", "close", "drop")
 
@@ -51,7 +56,11 @@ class Fixture:
     root: str = ""
     paths: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
-    _servers: list[UnixEchoServer | TCPEchoServer | UDPEchoServer] = field(default_factory=list)
+    #: abstract-namespace echo servers by key (``tight``, ``padded``): the name, without NUL
+    abstract: dict[str, str] = field(default_factory=dict)
+    _servers: list[UnixEchoServer | TCPEchoServer | UDPEchoServer | AbstractEchoServer] = field(
+        default_factory=list
+    )
     # ``closer``: a listener the harness owns; a ``drop`` peer step accepts one connection
     # and closes it, so a scenario knows exactly when its peer went away
     _closer: socket.socket | None = None
@@ -87,6 +96,12 @@ class Fixture:
         for path in echo_paths:
             if len(path) <= 107:
                 self._servers.append(UnixEchoServer(path, mode=0o666).start())
+        if abstract_supported():
+            # named after the directory, so two fixtures at once never share a name
+            for key in _ABSTRACT:
+                name = f"{os.path.basename(self.root)}-{key}"
+                self._servers.append(AbstractEchoServer(name, padded=key == "padded").start())
+                self.abstract[key] = name
         closer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         closer.bind(p["closer"])
         closer.listen(16)
@@ -133,6 +148,14 @@ class Fixture:
 
     def port(self, ref: Port) -> int:
         return self.ports[ref.name]
+
+    def abstract_name(self, key: str) -> str:
+        """The abstract name (no leading NUL) of the ``tight`` or ``padded`` echo server."""
+        if key not in _ABSTRACT:
+            raise KeyError(f"no fixture abstract name {key!r}: {', '.join(_ABSTRACT)}")
+        if key not in self.abstract:
+            raise RuntimeError("abstract socket names exist only on Linux")
+        return self.abstract[key]
 
     # -- the harness as a peer --------------------------------------------------------------
 

@@ -21,6 +21,7 @@ must come first, before anything is printed on stderr (docs/quirks.md).
 from __future__ import annotations
 
 from sqsocket.interop.dsl import (
+    AbstractNameAddress,
     Alloc,
     AwaitData,
     AwaitSignal,
@@ -456,6 +457,35 @@ SCENARIOS: tuple[Scenario, ...] = (
             status("s"),
             error("s"),
             destroy("s"),
+        ),
+    ),
+    Scenario(
+        "connect-abstract-full-sockaddr",
+        "a Linux abstract name in a LOCAL address laid out as the resolver's (110-byte "
+        "sockaddr_un) is NUL-padded to sun_path's end: a server bound to the tight name "
+        "refuses, one bound to the padded name answers; a short address reaches the tight one "
+        "(quirk 22)",
+        (
+            create("s"),
+            AbstractNameAddress("ta", "tight", "s"),
+            ShowVar("ta"),
+            connect("s", "ta"),
+            status("s"),
+            error("s"),
+            create("t"),
+            AbstractNameAddress("pa", "padded", "t"),
+            connect("t", "pa"),
+            AwaitStatus("t", 2),
+            *echo("t", "abstract"),
+            create("u"),
+            AbstractNameAddress("ua", "tight", "u", tight=True),
+            ShowVar("ua"),
+            connect("u", "ua"),
+            AwaitStatus("u", 2),
+            *echo("u", "tight"),
+            destroy("s"),
+            destroy("t"),
+            destroy("u"),
         ),
     ),
     Scenario(

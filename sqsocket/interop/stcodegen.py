@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqsocket.interop.dsl import (
+    AbstractNameAddress,
     Alloc,
     Arg,
     AwaitData,
@@ -141,6 +142,13 @@ def scenario_array(sc: Scenario, fx: Fixture) -> str:
             parts.append(
                 f"(pathaddr {i} {st_string(step.bind)} {st_string(fx.path(step.path))} "
                 f"{st_string(step.handle)})"
+            )
+        elif isinstance(step, AbstractNameAddress):
+            # the name travels without its NUL (SqConf adds it): a chunk literal stays text
+            parts.append(
+                f"(abstractaddr {i} {st_string(step.bind)} "
+                f"{st_string(fx.abstract_name(step.name))} {st_string(step.handle)} "
+                f"{1 if step.tight else 0})"
             )
         elif isinstance(step, AwaitSignal):
             show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]

@@ -50,6 +50,7 @@ from sqsocket.plugin.arguments import (
     socket_handle,
 )
 from sqsocket.plugin.exports import MODULE_NAME
+from sqsocket.tracing.tracer import Tracer, TraceTarget, as_tracer
 from sqsocket.vm.events import Observer, PrimitiveAnswered, PrimitiveCalled, PrimitiveFailedEvent
 from sqsocket.vm.machine import VirtualMachine
 
@@ -133,7 +134,15 @@ class SocketPlugin:
     #: What a failing primitive raises (an image layer may use its own subclass).
     failure: type[PrimitiveFailed] = PrimitiveFailed
 
-    def __init__(self, vm: VirtualMachine | None = None, profile: Profile | str = DEFAULT_PROFILE):
+    def __init__(
+        self,
+        vm: VirtualMachine | None = None,
+        profile: Profile | str = DEFAULT_PROFILE,
+        *,
+        trace: Tracer | TraceTarget | None = None,
+    ):
+        """``trace``: a :class:`~sqsocket.tracing.Tracer`, or where to write one (a text
+        stream, a path, a callable given each entry); see :mod:`sqsocket.tracing`."""
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self._missing = self.profile.missing_primitives
         owns_vm = vm is None
@@ -144,6 +153,12 @@ class SocketPlugin:
         # A plugin dropped without close() still releases its descriptors, as the VM
         # releases everything when it quits.
         self._finalizer = weakref.finalize(self, _release, self.net, self.vm if owns_vm else None)
+        self._trace_end: Callable[[], None] | None = None
+        if trace is not None:
+            # the trace is one more observer; a tracer made here is closed with the plugin
+            tracer, made = as_tracer(trace)
+            undo = tracer.attach(self.vm)
+            self._trace_end = weakref.finalize(self, tracer.close if made else undo)
 
     # -- the wrapper's slow paths --------------------------------------------------------
 
@@ -204,6 +219,8 @@ class SocketPlugin:
     def close(self) -> None:
         """Release everything (the VM quits): every socket, and a VM this plugin made."""
         self._finalizer()
+        if self._trace_end is not None:
+            self._trace_end()  # after the sockets closed: their last events are traced
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Tell ``observer`` every primitive call, state change, signal and poll; answer an undo.
