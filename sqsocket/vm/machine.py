@@ -53,6 +53,10 @@ class EventModel:
     - ``interval_timer``: period of an interval-timer signal (SIGALRM) that interrupts
       the idle sleep with EINTR (None: the heartbeat is a thread and sends no signal).
     - ``source``: the code each value comes from.
+    - ``poll_errno``: the errno every ``aioPoll`` leaves behind, whatever it waited for
+      (None: only a signal that interrupted the wait changes errno). pharo-vm's aio.c
+      ends every poll by draining its wake-up pipe with a non-blocking ``read()`` until
+      it fails with EAGAIN, before the ready handlers run.
     """
 
     name: str
@@ -62,6 +66,7 @@ class EventModel:
     sigio_forces_poll: bool
     interval_timer: float | None
     source: str
+    poll_errno: int | None = None
 
 
 #: A model for a VM nobody names: a 20 ms event check, no signals.
@@ -179,6 +184,9 @@ class VirtualMachine:
         if not due:
             return
         self.polls += 1
+        if events.poll_errno is not None:
+            # set before the handlers run, as the C code's drain of the pipe comes first
+            self.c.errno = events.poll_errno
         ran = self.aio.poll(0)
         # after ioProcessEvents, checkForInterrupts sets nextPollTick := now + interval:
         # a semaphore signalled by a handler inside this very poll forces nothing more
@@ -200,9 +208,14 @@ class VirtualMachine:
         events = self.events
         start = self.clock()
         self.polls += 1
+        drained = events.poll_errno
+        if drained is not None:
+            # the wait's own EINTR is overwritten by the drain that follows it, and the
+            # handlers run after that: setting errno before the wait is the same here
+            self.c.errno = drained
         ran = self.aio.poll(timeout)
         interrupted = False
-        beat = events.interval_timer
+        beat = None if drained is not None else events.interval_timer
         if beat:
             end = self.clock()
             interrupted = (end - self.started) // beat > (start - self.started) // beat
@@ -212,7 +225,7 @@ class VirtualMachine:
                 # the handler ran (forceInterruptCheck): the next check polls again
                 if events.sigio_forces_poll:
                     self._force_poll = True
-                if raised - self.aio.dispatched:
+                if raised - self.aio.dispatched and drained is None:
                     interrupted = True
         if interrupted:
             self.c.errno = errnos.EINTR
