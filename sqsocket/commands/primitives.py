@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([_profile_json(p) for p in PROFILES.values()], indent=2))
         else:
-            for index, profile in enumerate(PROFILES.values()):
+            for index, each in enumerate(PROFILES.values()):
                 if index:
                     print()
-                _print_profile(profile)
+                _print_profile(each)
         return 0
     profile = get_profile(args.profile) if args.profile else None
     names = [

@@ -438,7 +438,7 @@ SQUEAK_4_10 = profile(
     ),
     option_value_rule=(
         OptionValueRule.SINGLE_CHARACTER,
-        _sq("sqSocketSetOptionsSortedName...", "options"),
+        _sq("sqSocketSetOptions...returnedValue", "options"),
     ),
     tcp_cork_option=(False, _sq("socketOptions[]", "options")),
     tcp_keepalive_options=(False, _sq("socketOptions[]")),
@@ -546,7 +546,7 @@ OPENSMALLTALK_2022 = profile(
     "opensmalltalk-2022",
     "OpenSmalltalk's sqUnixSocket.c @ 144607df3 (2022-05-27) as it is, before PR 691 and "
     "PR 709; Cog/Spur, threaded heartbeat, a 64-bit image",
-    "OpenSmalltalk VMs built from October 2020 to March 2025 (Squeak 5.3/6.0-era builds): "
+    "OpenSmalltalk VMs built from October 2020 to March 2025 (Squeak 6.0-era builds): "
     "type 0 or protocol 0 makes getAddressInfo fail; built from the sources, not run here",
     missing_primitives=(frozenset(), OSVM_EXPORTS),
     max_name_length=(
