@@ -478,10 +478,11 @@ PHARO5_VM = profile(
     "pharo5-vm",
     "pharo-project/pharo5-vm's OpenSmalltalk (sqUnixSocket.c of 2016-11-17 plus the 2017 "
     "TCP keepalive patch), Cog/Spur with the interval-timer heartbeat; a 64-bit image",
-    "the VMs of the Pharo 5-9 era (2016-2020): pharo5-vm's builds, and OpenSmalltalk builds "
-    "of Nov 2016 to Sep 2019, whose sqUnixSocket.c differs only by lacking the keepalive "
-    "options (its history shows no other change of behaviour between 4bd2f7695 and "
-    "3023fbc21); built from the sources, not run here",
+    "the Cog VMs Pharo 5 to 8 images ran on (2016-2020): pharo5-vm's own builds, and "
+    "OpenSmalltalk builds of Nov 2016 to Sep 2019, whose sqUnixSocket.c differs only by "
+    "lacking the keepalive options (no other change of behaviour between 4bd2f7695 and "
+    "3023fbc21); Pharo 9's VM already came from pharo-vm (v9.0.0, 2021-07). Built from "
+    "the sources, not run here",
     missing_primitives=(
         frozenset(),
         _p5(
@@ -668,8 +669,9 @@ PHARO_VM = profile(
     "pharo-vm",
     "pharo-project/pharo-vm @ ecf29954a (2024-10-16): SocketPluginImpl.c, epoll aio, "
     "threaded heartbeat; a 64-bit image",
-    "the VM of Pharo 10-13 images (pharo-vm 10.x), before the 2025 fixes (PR 1015 SendDone, "
-    "PR 995, PR 1092); built from the sources, not run here (no Pharo here)",
+    "the pharo-vm VMs of Pharo 10-13 images as of late 2024 (earlier pharo-vm builds, "
+    "Pharo 9's included, lack some of the cited commits), before the 2025 fixes (PR 1015 "
+    "SendDone, PR 995, PR 1092); built from the sources, not run here (no Pharo here)",
     missing_primitives=(
         frozenset({"primitiveHasSocketAccess", "primitiveDisableSocketAccess"}),
         _pvm(
