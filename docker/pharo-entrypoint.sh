@@ -3,6 +3,8 @@
 #   sqsocket-pharo workspace [PATH]            the workspace example against PATH
 #   sqsocket-pharo server [PATH] [CONNECTIONS] a Unix-domain echo server on PATH
 #   sqsocket-pharo test                        the SUnit tests (SQSOCKET_PATH, SQSOCKET_DIR)
+#   sqsocket-pharo conformance SCRIPT          a conformance script (sqsocket conformance
+#                                              --docker --pharo mounts it and talks on stdin)
 #
 # The image is copied to a private temporary directory first, so any uid may run
 # it: Pharo writes its .changes file, and the installed copy is read-only to others.
@@ -39,8 +41,12 @@ case "$command" in
         exec "$home"/pharo --headless "$image" test --junit-xml-output --fail-on-failure \
             'SQSocket-Pharo-Tests'
         ;;
+    conformance)
+        [ "$#" -eq 1 ] || { echo "usage: sqsocket-pharo conformance SCRIPT" >&2; exit 64; }
+        exec "$home"/pharo --headless "$image" st --quit "$1"
+        ;;
     *)
-        echo "usage: sqsocket-pharo workspace [PATH] | server [PATH] [N] | test" >&2
+        echo "usage: sqsocket-pharo workspace [PATH] | server [PATH] [N] | test | conformance SCRIPT" >&2
         exit 64
         ;;
 esac

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "sqsocket.commands.demo",
     "sqsocket.commands.primitives",
+    "sqsocket.reference.cli",
     "sqsocket.commands.example",
     "sqsocket.commands.trace",
     "sqsocket.servers.cli",

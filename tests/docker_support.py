@@ -22,7 +22,8 @@ DOCKERFILES = sorted(DOCKER_DIR.glob("*.Dockerfile"))
 ENTRYPOINTS = sorted(DOCKER_DIR.glob("*.sh"))
 # The Pharo sources in the order load.st files them in, then the scripts.
 PHARO_LOAD_ORDER = ("SQSocket-Pharo.st", "SQSocket-Pharo-Tests.st")
-PHARO_SCRIPTS = ("workspace.st", "uds_server.st", "load.st")
+# SqConf.st: the conformance interpreter, filed in with a generated script (not by load.st).
+PHARO_SCRIPTS = ("workspace.st", "uds_server.st", "load.st", "SqConf.st")
 
 
 def in_ci() -> bool:

@@ -28,7 +28,7 @@ from sqsocket.platform.options import (
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
-STRTOL = "opensmalltalk"  # the 2013 rule, as in the reference source
+STRTOL = "pharo5-vm"  # the 2013 rule, the 32-byte name buffer, every later TCP option
 SINGLE = "squeak-4.10"  # the 2012 rule
 
 
@@ -252,7 +252,12 @@ def test_option_table_and_parser_units() -> None:
     assert find_option(b"TCP_NODELAY") is not None
     assert find_option(b"TCP_NODELAY\0trailing") is not None
     assert find_option(b"X" * 32) is None
-    assert find_option(b"TCP_CORK", extended=False) is None
+    assert find_option(b"TCP_CORK", cork=False) is None
+    assert find_option(b"TCP_KEEPIDLE", keepalive=False) is None
+    assert find_option(b"TCP_KEEPIDLE", cork=False) is not None
+    # strncmp over the whole name (OpenSmalltalk since 3f129f281): no NUL trick
+    assert find_option(b"TCP_NODELAY\0trailing", name_buffer=False) is None
+    assert find_option(b"TCP_NODELAY", name_buffer=False) is not None
     assert parse_option_value(b"0x10") == (struct.pack("<i", 16), 16)
     assert parse_option_value(b"-1") == (struct.pack("<i", -1), -1)
     assert parse_option_value(b"08") == (b"08", 0), "8 is no octal digit"

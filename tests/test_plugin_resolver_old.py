@@ -61,7 +61,7 @@ def test_address_lookup_of_127_0_0_1() -> None:
         assert h.resolver.wait(0.05) is False, "sqResolverStartAddrLookup signals nothing"
 
 
-@pytest.mark.parametrize("profile", ["squeak-4.10", "opensmalltalk"])
+@pytest.mark.parametrize("profile", ["squeak-4.10", "pharo5-vm", "pharo-vm"])
 def test_address_lookup_fails_on_a_64_bit_vm(profile: str) -> None:
     """addrToName passes sizeof(u_long), 8 on a 64-bit VM, as the length of an AF_INET
     address: gethostbyaddr refuses it, so every address lookup ends in an error."""
@@ -139,7 +139,7 @@ def test_an_unresolvable_host_name_leaves_the_resolver_in_error(
 
 def test_profiles() -> None:
     assert get_profile("strict") is STRICT
-    assert set(PROFILES) >= {"squeak-4.10", "opensmalltalk", "strict"}
+    assert set(PROFILES) >= {"squeak-4.10", "opensmalltalk", "pharo-vm", "pharo5-vm", "strict"}
     assert get_profile("squeak-4.10") is DEFAULT_PROFILE
     flags = STRICT.flags()
     assert "name" not in flags and "description" not in flags

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sqsocket.platform.profiles import PROFILES
+from sqsocket.platform.profiles import PROFILES, Profile, get_profile
 from sqsocket.platform.statetable import render_markdown
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES
 
@@ -16,12 +16,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="list the SocketPlugin primitives the emulator implements",
         description=(
             "List every primitive SocketPlugin.c exports, with its Smalltalk selector, "
-            "argument kinds and what it does; mark any the emulator lacks."
+            "argument kinds and what it does; mark any the emulator lacks. With --profile, "
+            "only those that VM's plugin exports (pharo-vm: 60)."
         ),
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--states", action="store_true", help="print the connection-status state table")
-    p.add_argument("--profiles", action="store_true", help="list the emulator profiles")
+    p.add_argument(
+        "--profiles",
+        action="store_true",
+        help="list the emulator profiles: what each is, which VMs it stands for, its flags",
+    )
+    p.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        help="list only the primitives this profile's SocketPlugin exports",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,12 +40,21 @@ def run(args: argparse.Namespace) -> int:
         print(render_markdown())
         return 0
     if args.profiles:
-        for profile in PROFILES.values():
-            print(f"{profile.name}: {profile.description}")
-            for key, value in profile.flags().items():
-                print(f"    {key} = {value}")
+        if args.json:
+            print(json.dumps([_profile_json(p) for p in PROFILES.values()], indent=2))
+        else:
+            for index, each in enumerate(PROFILES.values()):
+                if index:
+                    print()
+                _print_profile(each)
         return 0
-    missing = [name for name in EXPORTED_PRIMITIVES if name not in PRIMITIVES]
+    profile = get_profile(args.profile) if args.profile else None
+    names = [
+        name
+        for name in EXPORTED_PRIMITIVES
+        if profile is None or name not in profile.missing_primitives
+    ]
+    missing = [name for name in names if name not in PRIMITIVES]
     if args.json:
         rows = [
             {
@@ -45,20 +64,67 @@ def run(args: argparse.Namespace) -> int:
                 "arguments": list(PRIMITIVES[name].arguments) if name in PRIMITIVES else None,
                 "doc": PRIMITIVES[name].doc if name in PRIMITIVES else None,
             }
-            for name in EXPORTED_PRIMITIVES
+            for name in names
         ]
         print(json.dumps(rows, indent=2))
     else:
-        width = max(len(n) for n in EXPORTED_PRIMITIVES)
-        for name in EXPORTED_PRIMITIVES:
+        width = max(len(n) for n in names)
+        for name in names:
             spec = PRIMITIVES.get(name)
             if spec is None:
                 print(f"{name:<{width}}  MISSING")
                 continue
             args_text = ", ".join(spec.arguments) or "-"
             print(f"{name:<{width}}  ({args_text})  {spec.doc}")
+        whose = f"the {profile.name} SocketPlugin" if profile else "SocketPlugin.c"
         print(
-            f"\n{len(EXPORTED_PRIMITIVES) - len(missing)} of {len(EXPORTED_PRIMITIVES)} "
-            "primitives exported by SocketPlugin.c are implemented."
+            f"\n{len(names) - len(missing)} of {len(names)} primitives exported by {whose} "
+            "are implemented."
         )
     return 1 if missing else 0
+
+
+def _value_text(value: object) -> str:
+    """A flag's value as the listing shows it (enums by value, sets sorted)."""
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(value)) + "}" if value else "{}"
+    enum_value = getattr(value, "value", None)
+    if isinstance(enum_value, str):
+        return enum_value
+    name = getattr(value, "name", None)
+    if name is not None and hasattr(value, "poll_interval"):
+        return str(name)  # an EventModel: its name
+    return str(value)
+
+
+def _print_profile(profile: Profile) -> None:
+    print(f"{profile.name}: {profile.description}")
+    print(f"  stands for: {profile.stands_for}")
+    width = max(len(flag) for flag in profile.flags())
+    for flag, value in profile.flags().items():
+        source = profile.source(flag)
+        print(f"    {flag:<{width}} = {_value_text(value)}")
+        print(f"    {'':<{width}}   [{source.evidence.name.lower()}] {source.cite()}")
+
+
+def _profile_json(profile: Profile) -> dict[str, object]:
+    return {
+        "name": profile.name,
+        "description": profile.description,
+        "stands_for": profile.stands_for,
+        "flags": {
+            flag: {
+                "value": _value_text(value),
+                "source": {
+                    "repository": profile.source(flag).repository,
+                    "commit": profile.source(flag).commit,
+                    "file": profile.source(flag).file,
+                    "function": profile.source(flag).function,
+                    "evidence": profile.source(flag).evidence.name.lower(),
+                    "note": profile.source(flag).note,
+                    "scenarios": list(profile.source(flag).scenarios),
+                },
+            }
+            for flag, value in profile.flags().items()
+        },
+    }

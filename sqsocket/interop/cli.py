@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
+
+if TYPE_CHECKING:
+    from sqsocket.interop.vm_run import VMCommand
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,15 +20,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the conformance scenarios on the emulator and the real VM, side by side",
         description=(
             "Run every conformance scenario (written once, as data) on the emulator and on "
-            "Debian's squeak-vm with the built image, against the same Python peers; print the "
-            "side-by-side table and the differences. Exit 1 if any scenario differs."
+            "a real VM against the same Python peers; print the side-by-side table and the "
+            "differences. Exit 1 if any scenario differs. The VM is Debian's squeak-vm with "
+            "the built image by default; --dialect pharo runs the scenarios in Pharo's "
+            "dialect on your own Pharo VM and image (--vm, --image), --docker --pharo in the "
+            "sqsocket/pharo container."
         ),
     )
-    c.add_argument("--profile", default=DEFAULT_PROFILE.name, choices=sorted(PROFILES))
+    c.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        help=f"the emulator profile (default: {DEFAULT_PROFILE.name}; pharo-vm for Pharo)",
+    )
     c.add_argument("--emulator-only", action="store_true", help="do not run the real VM")
     c.add_argument("--scenario", action="append", help="run only these scenarios (repeatable)")
-    c.add_argument("--vm", help="the squeakvm binary (default: Debian's, then PATH)")
-    c.add_argument("--image", help="the headless image (default: the built one)")
+    c.add_argument(
+        "--vm", help="the VM executable (default: Debian's squeakvm; needed for --dialect pharo)"
+    )
+    c.add_argument(
+        "--image", help="the image (default: the built Squeak one; needed for --dialect pharo)"
+    )
+    c.add_argument(
+        "--dialect",
+        choices=("squeak", "pharo"),
+        default="squeak",
+        help="the script's dialect: squeak (Squeak 2.2 and later) or pharo (Pharo 13's syntax)",
+    )
+    c.add_argument(
+        "--docker", action="store_true", help="run the VM in a container (needs --pharo)"
+    )
+    c.add_argument(
+        "--pharo",
+        action="store_true",
+        help="with --docker: Pharo in the sqsocket/pharo container (the Pharo dialect)",
+    )
+    c.add_argument("--base", help="with --docker: the base image to build the Pharo image on")
     c.add_argument("--json", action="store_true", help="print the results as JSON")
     c.add_argument("--diff-only", action="store_true", help="print only the differences")
     c.add_argument(
@@ -89,25 +118,23 @@ def run_conformance_command(args: argparse.Namespace) -> int:
             print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
             return 2
         scenarios = [BY_NAME[n] for n in args.scenario]
+    usage = _conformance_usage(args)
+    if usage:
+        print(f"sqsocket conformance: {usage}", file=sys.stderr)
+        return 2
+    pharo = args.pharo or args.dialect == "pharo"
+    if args.profile is None:
+        args.profile = "pharo-vm" if pharo else DEFAULT_PROFILE.name
     vm_run = None
     if not args.emulator_only:
-        from sqsocket.interop.vm_run import VMUnavailable, run_on_vm, vm_and_image
+        from sqsocket.interop.vm_run import VMUnavailable, run_command
 
         try:
-            if args.image is None:
-                from sqsocket.squeak import paths
-                from sqsocket.squeak.builder import ensure_image
-
-                missing = paths.missing_requirements(args.vm)
-                if missing:
-                    raise VMUnavailable("; ".join(missing))
-                ensure_image()
-            vm_and_image(args.vm, args.image)
+            command = _vm_command(args)
         except VMUnavailable as exc:
             print(f"sqsocket conformance: {exc} (or use --emulator-only)", file=sys.stderr)
             return 2
-
-        vm_run = partial(run_on_vm, vm=args.vm, image=args.image)
+        vm_run = partial(run_command, command=command)
 
     if args.trace is not None:
         return _trace_command(args, scenarios[0], vm_run)
@@ -149,7 +176,7 @@ def run_conformance_command(args: argparse.Namespace) -> int:
             print(f"VM run: {report.vm.error}")
         print(f"emulator: {report.emulator.seconds:.2f} s", end="")
         if report.vm is not None:
-            print(f"; squeak-vm: {report.vm.seconds:.2f} s")
+            print(f"; {report.vm.name}: {report.vm.seconds:.2f} s")
             print(
                 f"{len(diffs)} difference(s) in {len(report.scenarios)} scenarios "
                 f"under profile {report.profile}"
@@ -179,6 +206,43 @@ def _trace_command(args: argparse.Namespace, scenario: Any, vm_run: Any) -> int:
     else:
         print(traced.render())
     return 1 if traced.failed() else 0
+
+
+def _conformance_usage(args: argparse.Namespace) -> str:
+    """What is wrong with the VM options, in one line ('' when they fit together)."""
+    if args.docker and not args.pharo:
+        return "--docker runs Pharo only: add --pharo (Debian's squeak-vm runs on the host)"
+    if args.pharo and not args.docker:
+        return "--pharo is the container's Pharo: add --docker, or use --dialect pharo --vm --image"
+    if args.docker and (args.vm or args.image):
+        return "--docker --pharo uses the container's VM and image: drop --vm and --image"
+    if args.docker and args.dialect == "squeak":
+        args.dialect = "pharo"  # the container runs Pharo
+    pharo_here = args.dialect == "pharo" and not args.docker and not args.emulator_only
+    if pharo_here and not (args.vm and args.image):
+        return "--dialect pharo needs --vm PATH (a Pharo VM) and --image PATH (its image)"
+    return ""
+
+
+def _vm_command(args: argparse.Namespace) -> VMCommand:
+    """The VM the scenarios run on, or VMUnavailable saying why there is none."""
+    from sqsocket.interop.vm_run import VMUnavailable, pharo_command, squeak_command
+
+    if args.docker:
+        from sqsocket.dockerharness.conformance import pharo_container_command
+
+        return pharo_container_command(args.base)
+    if args.dialect == "pharo":
+        return pharo_command(args.vm, args.image)
+    if args.image is None:
+        from sqsocket.squeak import paths
+        from sqsocket.squeak.builder import ensure_image
+
+        missing = paths.missing_requirements(args.vm)
+        if missing:
+            raise VMUnavailable("; ".join(missing))
+        ensure_image()
+    return squeak_command(args.vm, args.image)
 
 
 def run_interop_command(args: argparse.Namespace) -> int:

@@ -15,7 +15,9 @@ import ctypes
 import ctypes.util
 import os
 import socket
+import sys
 import threading
+from dataclasses import dataclass
 from functools import cache
 
 NI_MAXHOST = 1025
@@ -41,6 +43,21 @@ class _HostEnt(ctypes.Structure):
     ]
 
 
+class _IfAddrs(ctypes.Structure):
+    pass
+
+
+_IfAddrs._fields_ = [
+    ("ifa_next", ctypes.POINTER(_IfAddrs)),
+    ("ifa_name", ctypes.c_char_p),
+    ("ifa_flags", ctypes.c_uint),
+    ("ifa_addr", ctypes.c_void_p),
+    ("ifa_netmask", ctypes.c_void_p),
+    ("ifa_ifu", ctypes.c_void_p),
+    ("ifa_data", ctypes.c_void_p),
+]
+
+
 @cache
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
@@ -63,6 +80,10 @@ def _libc() -> ctypes.CDLL | None:
         ctypes.c_uint,
         ctypes.c_int,
     ]
+    lib.getifaddrs.restype = ctypes.c_int
+    lib.getifaddrs.argtypes = [ctypes.POINTER(ctypes.POINTER(_IfAddrs))]
+    lib.freeifaddrs.restype = None
+    lib.freeifaddrs.argtypes = [ctypes.POINTER(_IfAddrs)]
     lib.gai_strerror.restype = ctypes.c_char_p
     lib.gai_strerror.argtypes = [ctypes.c_int]
     for fn in ("bind", "connect"):
@@ -258,3 +279,65 @@ def gai_strerror(code: int) -> str:
         return f"error {code}"
     msg = lib.gai_strerror(code)
     return msg.decode() if msg else f"error {code}"
+
+
+def getaddrinfo_ipv4(name: bytes) -> tuple[int, int]:
+    """pharo-vm's ``nameToAddr``: ``getaddrinfo(name, NULL, NULL)``, the first AF_INET answer.
+
+    Answers (IPv4 address as a host-order int, the getaddrinfo error): the error is
+    the EAI code, negative on glibc (EAI_NONAME -2, EAI_AGAIN -3); a success without
+    an AF_INET answer is (0, 0).
+    """
+    try:
+        answers = socket.getaddrinfo(name, None)
+    except socket.gaierror as exc:
+        return 0, int(exc.errno or socket.EAI_FAIL)
+    except UnicodeError:
+        return 0, socket.EAI_NONAME
+    for family, _kind, _proto, _canon, sockaddr in answers:
+        if family == socket.AF_INET:
+            return int.from_bytes(socket.inet_aton(str(sockaddr[0])), "big"), 0
+    return 0, 0
+
+
+IFF_UP = 0x1
+IFF_BROADCAST = 0x2
+IFF_LOOPBACK = 0x8
+IFF_RUNNING = 0x40
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One entry of ``getifaddrs()``: name, flags, family and (for AF_INET) the address."""
+
+    name: bytes
+    flags: int
+    family: int | None  # None: ifa_addr is NULL
+    ipv4: int | None = None  # host order, AF_INET entries only
+
+
+def getifaddrs() -> list[Interface]:
+    """Every ``getifaddrs()`` entry, in the order the C library lists them."""
+    lib = _lib()
+    head = ctypes.POINTER(_IfAddrs)()
+    if lib.getifaddrs(ctypes.byref(head)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    found: list[Interface] = []
+    try:
+        node = head
+        for _ in range(4096):  # bounded: a real list is far shorter
+            if not node:
+                break
+            entry = node.contents
+            family = ipv4 = None
+            if entry.ifa_addr:
+                raw = ctypes.string_at(entry.ifa_addr, 8)
+                family = int.from_bytes(raw[:2], sys.byteorder)
+                if family == socket.AF_INET:
+                    ipv4 = int.from_bytes(raw[4:8], "big")
+            found.append(Interface(entry.ifa_name or b"", int(entry.ifa_flags), family, ipv4))
+            node = entry.ifa_next
+    finally:
+        lib.freeifaddrs(head)
+    return found

@@ -53,6 +53,9 @@ class PrivateSocket:
     peer_size: int = 0
     multi_listen: bool = False
     accepted: socket.socket | None = None  # acceptedSock (None where C holds -1)
+    # notifiedOfWritability (OpenSmalltalk since 7deac028a): set by dataHandler's write
+    # callback, cleared by every send; read by SendDone under SendDoneRule.POLL_OR_NOTIFIED
+    notified_writable: bool = False
 
     @property
     def fd(self) -> int:
@@ -174,6 +177,18 @@ class Network:
                 f"the address header says {size} bytes of sockaddr but {len(address) - 8} follow"
             )
         return bytes(address[ADDRESS_HEADER_SIZE:])
+
+    # -- messages on stderr -----------------------------------------------------------
+
+    def perror(self, prefix: str) -> None:
+        """The C code's ``perror(prefix)``; pharo-vm's logger prints nothing and keeps errno."""
+        if self.profile.stderr_messages:
+            self.c.perror(prefix)
+
+    def fprintf(self, text: str) -> None:
+        """The C code's ``fprintf(stderr, ...)`` (orients stderr); pharo-vm logs nothing."""
+        if self.profile.stderr_messages:
+            self.c.fprintf(text)
 
     # -- semaphores ---------------------------------------------------------------
 

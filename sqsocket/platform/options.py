@@ -18,6 +18,9 @@ class SocketOption:
     name: str  # as the image spells it
     level: int
     optname: int
+    #: the profile flag (sqsocket.platform.profiles.Profile) that puts it in
+    #: socketOptions[]; None: every build has it
+    flag: str | None = None
 
 
 def _table() -> tuple[SocketOption, ...]:
@@ -48,16 +51,25 @@ def _table() -> tuple[SocketOption, ...]:
     ]
     # Like the C table's #ifdefs: an option this platform lacks is simply not there.
     return tuple(
-        SocketOption(name, level, getattr(socket, const))
+        SocketOption(name, level, getattr(socket, const), _ADDED_BY.get(name))
         for name, level, const in names
         if hasattr(socket, const)
     )
 
 
+# Added to socketOptions[] after the 2012 plugin (squeak-4.10 knows neither): TCP_CORK
+# by Cog in 2012 (every later build), the keepalive tuning by pharo5-vm's own 2017
+# patch (7db951663), which neither OpenSmalltalk nor pharo-vm has.
+CORK_OPTIONS = frozenset({"TCP_CORK"})
+KEEPALIVE_OPTIONS = frozenset({"TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"})
+EXTENDED_OPTIONS = CORK_OPTIONS | KEEPALIVE_OPTIONS
+_ADDED_BY = {
+    **{name: "tcp_cork_option" for name in CORK_OPTIONS},
+    **{name: "tcp_keepalive_options" for name in KEEPALIVE_OPTIONS},
+}
+
 SOCKET_OPTIONS: tuple[SocketOption, ...] = _table()
 _BY_NAME = {opt.name: opt for opt in SOCKET_OPTIONS}
-# Added to socketOptions[] after the 2012 plugin (squeak-4.10 does not know them).
-EXTENDED_OPTIONS = frozenset({"TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"})
 
 # findOption copies the name into a 32-byte buffer: names of 32 bytes or more never match.
 MAX_OPTION_NAME = 31
@@ -65,14 +77,31 @@ MAX_OPTION_NAME = 31
 MAX_OPTION_VALUE = 31
 
 
-def find_option(name: bytes, extended: bool = True) -> SocketOption | None:
-    """``findOption``: the name as a C string (it stops at a NUL), at most 31 bytes."""
-    if len(name) > MAX_OPTION_NAME:
+def find_option(
+    name: bytes, cork: bool = True, keepalive: bool = True, name_buffer: bool = True
+) -> SocketOption | None:
+    """``findOption``: the option of that name in this build's ``socketOptions[]``.
+
+    ``cork``/``keepalive``: whether the table has TCP_CORK and the keepalive options.
+    ``name_buffer``: the name is copied into a 32-byte buffer first, so it is a C string
+    (it stops at a NUL) of at most 31 bytes. Without it (OpenSmalltalk since 3f129f281)
+    the name is compared with ``strncmp`` over its whole length; a name with a NUL in it
+    then reads past the option's own name, which C leaves undefined: here, no match.
+    """
+    if name_buffer:
+        if len(name) > MAX_OPTION_NAME:
+            return None
+        text = name.split(b"\0", 1)[0].decode("latin-1")
+    elif b"\0" in name:
         return None
-    text = name.split(b"\0", 1)[0].decode("latin-1")
-    if not extended and text in EXTENDED_OPTIONS:
+    else:
+        text = name.decode("latin-1")
+    opt = _BY_NAME.get(text)
+    if opt is None or (opt.name in CORK_OPTIONS and not cork):
         return None
-    return _BY_NAME.get(text)
+    if opt.name in KEEPALIVE_OPTIONS and not keepalive:
+        return None
+    return opt
 
 
 def parse_option_value(value: bytes, single_character: bool = False) -> tuple[bytes, int]:

@@ -6,17 +6,15 @@ results in module state (here: in this object) until the next lookup.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 import stat
-import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqsocket.platform import libc
 from sqsocket.platform.constants import (
     FAMILY_MAX,
-    MAXHOSTNAMELEN,
     PROTOCOL_MAX,
     SUN_PATH_SIZE,
     TYPE_MAX,
@@ -29,6 +27,7 @@ from sqsocket.platform.constants import (
 from sqsocket.platform.failure import PlatformFailure
 from sqsocket.platform.layouts import build_socket_address, sockaddr_from_python, sockaddr_un
 from sqsocket.platform.network import Network
+from sqsocket.platform.profiles import LocalAddressRule, NameLookup, ResolverChecks
 
 
 @dataclass(frozen=True)
@@ -61,10 +60,33 @@ class Resolver:
         self.name_info_valid = False
         self.local_host_name = b""
 
+    @property
+    def limit(self) -> int:
+        """MAXHOSTNAMELEN (FQDN_LEN): the longest name this build takes."""
+        return self.net.profile.max_name_length
+
     def network_started(self) -> None:
-        """What sqNetworkInit does for the resolver: remember the host name and look it up."""
-        self.local_host_name = socket.gethostname().encode()[:MAXHOSTNAMELEN]
-        _addr, self.last_error = libc.gethostbyname(self.local_host_name)
+        """What sqNetworkInit does for the resolver: remember the host name and look it up.
+
+        pharo-vm (d46d3678a) no longer looks it up, so its lastError is left alone.
+        """
+        self.local_host_name = socket.gethostname().encode()[: self.limit]
+        if self.net.profile.lookup_host_at_init:
+            self._name_to_addr(self.local_host_name)
+
+    def _name_to_addr(self, name: bytes) -> int:
+        """``nameToAddr``: the IPv4 address of a name, 0 on failure (which sets lastError).
+
+        gethostbyname stores h_errno (0 when it succeeded); pharo-vm's getaddrinfo
+        stores the EAI code (negative) on failure and leaves lastError on success.
+        """
+        if self.net.profile.name_lookup is NameLookup.GETADDRINFO:
+            addr, err = libc.getaddrinfo_ipv4(name)
+            if err:
+                self.last_error = err
+            return addr
+        addr, self.last_error = libc.gethostbyname(name)
+        return addr
 
     # -- old API ----------------------------------------------------------------
 
@@ -78,18 +100,21 @@ class Resolver:
 
     def start_name_lookup(self, name: bytes) -> None:
         """``sqResolverStartNameLookup``: gethostbyname now, then signal the resolver semaphore."""
-        self.last_name = _c_string(name[:MAXHOSTNAMELEN])
+        self.last_name = _c_string(name[: self.limit])
         self.last_error = 0
-        self.last_addr, self.last_error = libc.gethostbyname(self.last_name)
+        self.last_addr = self._name_to_addr(self.last_name)
         self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
 
     def start_address_lookup(self, address: int) -> None:
         """``sqResolverStartAddrLookup``: gethostbyaddr now; note: no semaphore signal."""
         self.last_error = 0
         name, self.last_error = libc.gethostbyaddr(address, self.net.profile.address_lookup_length)
-        self.last_name = name[:MAXHOSTNAMELEN]
+        self.last_name = name[: self.limit]
 
     def name_lookup_result(self) -> int:
+        """``sqResolverNameLookupResult``; pharo-vm (bff779466) fails while lastError != 0."""
+        if self.net.profile.name_lookup_result_fails_on_error and self.last_error:
+            raise PlatformFailure(f"the last lookup failed (ResolverError {self.last_error})")
         return self.last_addr
 
     def address_lookup_result(self) -> bytes:
@@ -99,17 +124,17 @@ class Resolver:
         return self.last_error
 
     def local_address(self) -> int:
-        """``sqResolverLocalAddress``."""
-        if self.net.profile.local_address_from_interfaces:
-            # the "experimental new code": the first INET address of eth0 or wlan0
-            for ifname in (b"eth0", b"wlan0"):
-                addr = _interface_ipv4(ifname)
-                if addr is not None:
-                    return addr
-            return 0
-        # the older code: nameToAddr(localHostName), which also sets lastError
-        addr, self.last_error = libc.gethostbyname(self.local_host_name)
-        return addr
+        """``sqResolverLocalAddress``, by the profile's rule (see :func:`choose_local_address`)."""
+        rule = self.net.profile.local_address_rule
+        if rule is LocalAddressRule.HOST_NAME:
+            # the older code: nameToAddr(localHostName), which also sets lastError
+            return self._name_to_addr(self.local_host_name)
+        try:
+            interfaces = libc.getifaddrs()
+        except OSError as exc:
+            self.net.c.failed(exc.errno)
+            raise PlatformFailure(f"getifaddrs() failed: {exc.strerror}") from None
+        return choose_local_address(interfaces, rule)
 
     # -- new API: getaddrinfo ------------------------------------------------------
 
@@ -124,19 +149,17 @@ class Resolver:
         """``sqResolverGetAddressInfoHostSizeServiceSizeFlagsFamilyTypeProtocol``."""
         self.addr_list = []
         self.addr_index = -1
+        profile = self.net.profile
+        limit = self.limit
         problems = []
         if not self.net.session:
             problems.append("the network is not initialized")
-        if len(host) > MAXHOSTNAMELEN:
-            problems.append(f"host name longer than {MAXHOSTNAMELEN} bytes")
-        if len(service) > MAXHOSTNAMELEN:
-            problems.append(f"service name longer than {MAXHOSTNAMELEN} bytes")
-        if not 0 <= family < FAMILY_MAX:
-            problems.append(f"family {family} is not 0..{FAMILY_MAX - 1}")
-        if not 0 <= socktype < TYPE_MAX:
-            problems.append(f"type {socktype} is not 0..{TYPE_MAX - 1}")
-        if not 0 <= protocol < PROTOCOL_MAX:
-            problems.append(f"protocol {protocol} is not 0..{PROTOCOL_MAX - 1}")
+        if len(host) > limit:
+            problems.append(f"host name longer than {limit} bytes")
+        if len(service) > limit:
+            problems.append(f"service name longer than {limit} bytes")
+        if profile.resolver_checks is ResolverChecks.UP_FRONT:
+            problems += _range_problems(family, socktype, protocol, False)
         if problems:
             raise PlatformFailure("; ".join(problems))
 
@@ -146,6 +169,10 @@ class Resolver:
             and len(service) < SUN_PATH_SIZE
             and not flags & ResolverFlags.NUMERIC
         ):
+            if not profile.local_lookup_stat:
+                # PR 691: any path gets its sockaddr_un, whether anything is there or not
+                self._local_result(service)
+                return
             # stat() is given the image's String itself, not the NUL-terminated copy:
             # it reads up to the first NUL, which is in the String when the image put
             # one there, in the object's padding otherwise -- or, when the String fills
@@ -155,13 +182,15 @@ class Resolver:
             if b"\0" not in service and word and len(service) % word == 0:
                 path += b"\x01"
             if self._looks_like_socket(path):
-                # one synthetic result: a full 110-byte sockaddr_un, SOCK_STREAM
-                self.addr_list = [
-                    AddrInfo(socket.AF_UNIX, socket.SOCK_STREAM, 0, sockaddr_un(service))
-                ]
-                self.addr_index = 0
-                self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
+                self._local_result(service)
                 return
+
+        if profile.resolver_checks is not ResolverChecks.UP_FRONT:
+            # eb2d9e2d1: the switches that build the request fail on what they lack a case for
+            unspecified = profile.resolver_checks is ResolverChecks.IN_SWITCH_UNSPECIFIED_FAILS
+            problems = _range_problems(family, socktype, protocol, unspecified)
+            if problems:
+                raise PlatformFailure("; ".join(problems))
 
         ai_flags = 0
         if flags & ResolverFlags.NUMERIC:
@@ -194,13 +223,19 @@ class Resolver:
             # glibc has no EAI_BADHINTS, so every getaddrinfo error "succeeds with
             # zero results", and the C code prints it on stderr
             code = exc.errno if isinstance(exc, socket.gaierror) and exc.errno else 0
-            self.net.c.fprintf(f"getaddrinfo: {libc.gai_strerror(code) if code else exc}\n")
+            self.net.fprintf(f"getaddrinfo: {libc.gai_strerror(code) if code else exc}\n")
             results = []
         self.addr_list = [
             AddrInfo(fam, kind, proto, sockaddr_from_python(fam, addr))
             for fam, kind, proto, _canon, addr in results
         ]
         self.addr_index = 0 if self.addr_list else -1
+        self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
+
+    def _local_result(self, service: bytes) -> None:
+        """The LOCAL shortcut's one result: a full 110-byte sockaddr_un, SOCK_STREAM."""
+        self.addr_list = [AddrInfo(socket.AF_UNIX, socket.SOCK_STREAM, 0, sockaddr_un(service))]
+        self.addr_index = 0
         self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
 
     def _looks_like_socket(self, path: bytes) -> bool:
@@ -277,17 +312,17 @@ class Resolver:
         if flags & ResolverFlags.NUMERIC:
             ni_flags |= libc.NI_NUMERICHOST | libc.NI_NUMERICSERV
         # sqResolverGetNameInfoSizeFlags passes its static hostNameInfo/servNameInfo,
-        # MAXHOSTNAMELEN+1 bytes each: longer names (a Unix path of 65 bytes or more)
-        # fail with EAI_OVERFLOW, shorter ones fit (NI_MAXSERV would refuse 32+)
-        err, host, serv = libc.getnameinfo(
-            sockaddr, ni_flags, MAXHOSTNAMELEN + 1, MAXHOSTNAMELEN + 1
-        )
+        # MAXHOSTNAMELEN+1 bytes each: longer names (a Unix path of 65 bytes or more on
+        # a 64-byte build) fail with EAI_OVERFLOW, shorter ones fit (NI_MAXSERV would
+        # refuse 32+)
+        limit = self.limit
+        err, host, serv = libc.getnameinfo(sockaddr, ni_flags, limit + 1, limit + 1)
         if err:
             self.last_error = err
-            self.net.c.fprintf(f"getnameinfo: {libc.gai_strerror(err)}\n")
+            self.net.fprintf(f"getnameinfo: {libc.gai_strerror(err)}\n")
             raise PlatformFailure(f"getnameinfo: {libc.gai_strerror(err)} ({err})")
-        self.host_name_info = host[:MAXHOSTNAMELEN]
-        self.serv_name_info = serv[:MAXHOSTNAMELEN]
+        self.host_name_info = host[:limit]
+        self.serv_name_info = serv[:limit]
         self.name_info_valid = True
         self.net.vm.signal_semaphore_with_index(self.net.resolver_sema)
 
@@ -301,9 +336,9 @@ class Resolver:
             raise PlatformFailure("there is no getNameInfo result")
         return self.serv_name_info
 
-    @staticmethod
-    def host_name() -> bytes:
-        return socket.gethostname().encode()[: MAXHOSTNAMELEN + 1]
+    def host_name(self) -> bytes:
+        """``gethostname()`` into a MAXHOSTNAMELEN+1 buffer."""
+        return socket.gethostname().encode()[: self.limit + 1]
 
 
 def socket_stat(path: bytes) -> int:
@@ -311,12 +346,40 @@ def socket_stat(path: bytes) -> int:
     return os.stat(path).st_mode
 
 
-def _interface_ipv4(ifname: bytes) -> int | None:
-    """The IPv4 address of an interface (SIOCGIFADDR), host order; None if it has none."""
-    siocgifaddr = 0x8915
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            res = fcntl.ioctl(s.fileno(), siocgifaddr, struct.pack("256s", ifname[:15]))
-        except OSError:
-            return None
-    return int.from_bytes(res[20:24], "big")
+def _range_problems(family: int, socktype: int, protocol: int, unspecified: bool) -> list[str]:
+    """What getAddressInfo's checks refuse; ``unspecified``: 0 type or protocol too."""
+    problems = []
+    if not 0 <= family < FAMILY_MAX:
+        problems.append(f"family {family} is not 0..{FAMILY_MAX - 1}")
+    low = 1 if unspecified else 0
+    if not low <= socktype < TYPE_MAX:
+        problems.append(f"type {socktype} is not {low}..{TYPE_MAX - 1}")
+    if not low <= protocol < PROTOCOL_MAX:
+        problems.append(f"protocol {protocol} is not {low}..{PROTOCOL_MAX - 1}")
+    return problems
+
+
+_FLAG_BITS = libc.IFF_UP | libc.IFF_BROADCAST | libc.IFF_RUNNING
+
+
+def choose_local_address(interfaces: Iterable[libc.Interface], rule: LocalAddressRule) -> int:
+    """The address sqResolverLocalAddress answers from ``getifaddrs()`` (0: none).
+
+    ETH0_WLAN0: the first AF_INET entry of an interface named exactly ``eth0`` or
+    ``wlan0``, in list order. INTERFACE_FLAGS (PR 458): the first AF_INET entry that is
+    not loopback and has any of UP, BROADCAST, RUNNING (the code tests the three with one
+    mask, so one bit is enough). getnameinfo(NI_NUMERICHOST) of an AF_INET address,
+    which both rules ask, cannot fail, so it is not modelled.
+    """
+    for ifa in interfaces:
+        if ifa.family != socket.AF_INET or ifa.ipv4 is None:
+            continue
+        if rule is LocalAddressRule.ETH0_WLAN0 and ifa.name in (b"eth0", b"wlan0"):
+            return ifa.ipv4
+        if (
+            rule is LocalAddressRule.INTERFACE_FLAGS
+            and ifa.flags & _FLAG_BITS
+            and not ifa.flags & libc.IFF_LOOPBACK
+        ):
+            return ifa.ipv4
+    return 0

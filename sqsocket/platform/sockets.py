@@ -42,7 +42,7 @@ from sqsocket.platform.options import (
     find_option,
     parse_option_value,
 )
-from sqsocket.platform.profiles import OptionValueRule
+from sqsocket.platform.profiles import OptionValueRule, SendDoneRule, WouldBlockRule
 from sqsocket.platform.statetable import (
     Event,
     Notify,
@@ -97,6 +97,14 @@ class Sockets:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ON if on else _LINGER_OFF)
         except OSError as exc:
             self._failed(exc)
+
+    def _eof_error(self) -> int:
+        """The socket error stored when a call answered 0 (EOF, a 0-byte send or datagram).
+
+        The C code stores errno, which that call did not set: whatever the last failing
+        call left. OpenSmalltalk since 3f34f58f0 reads errno only when the call failed: 0.
+        """
+        return self.c.errno if self.net.profile.eof_error_from_errno else 0
 
     def _socket_error(self, sock: socket.socket | None) -> int:
         """``socketError(fd)``: SO_ERROR (which also clears it); a failed call answers 0."""
@@ -244,7 +252,7 @@ class Sockets:
         if not self.net.has_socket_access:
             raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
         if protocol != 1:
-            self.c.fprintf(f"primSocketCreateRAW: socket() failed; protocol = {protocol}\n")
+            self.net.fprintf(f"primSocketCreateRAW: socket() failed; protocol = {protocol}\n")
             raise PlatformFailure(f"raw protocol {protocol} is not 1 (ICMP)")
         if not self.net.session:
             raise PlatformFailure("the network is not initialized")
@@ -252,7 +260,7 @@ class Sockets:
             sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         except OSError as exc:
             err = self._failed(exc)
-            self.c.fprintf(
+            self.net.fprintf(
                 f"primSocketCreateRAW: socket() failed; protocol = {protocol}, errno = {err}\n"
             )
             raise PlatformFailure(
@@ -271,7 +279,7 @@ class Sockets:
         _type, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.INVALID:
             # "freeing invalidated pss": the handle's pointer is cleared
-            self.c.fprintf("socketStatus: freeing invalidated pss\n")
+            self.net.fprintf("socketStatus: freeing invalidated pss\n")
             self.net.sockets.pop(pss.ptr, None)
             self.net.clear_pointer(handle)
             raise PlatformFailure("the socket was invalidated by a failed accept (state -1)")
@@ -429,7 +437,7 @@ class Sockets:
         else:
             # perror() runs before errno is read: on a fresh write-only stderr it
             # changes errno (sqsocket.vm.cruntime), and that is what is kept
-            self.c.perror(who)
+            self.net.perror(who)
             pss.error = self.c.errno
             self._apply(pss, event)
 
@@ -457,7 +465,7 @@ class Sockets:
         if spss.accepted is None:
             # C checks acceptedSock < 0, but a new structure holds 0 there (calloc),
             # so the VM would hand out fd 0 (stdin) before the first connection.
-            self.c.fprintf("acceptFrom: no socket available\n")
+            self.net.fprintf("acceptFrom: no socket available\n")
             raise PlatformFailure("no connection is waiting to be accepted")
         newsock = spss.accepted
         spss.accepted = None
@@ -486,9 +494,19 @@ class Sockets:
         return False
 
     def send_done(self, handle: bytes | bytearray) -> bool:
-        """``sqSocketSendDone``: writable now? If not, arm the data handler for writing."""
+        """``sqSocketSendDone``: writable now? If not, arm the data handler for writing.
+
+        OpenSmalltalk first trusts the flag its data handler set when the socket was
+        last reported writable; pharo-vm answers true while Connected, looking at
+        nothing and arming nothing (the profile's ``send_done_rule``).
+        """
         _type, pss = self.net.socket_of(handle)
         if pss.state == SocketStatus.CONNECTED:
+            rule = self.net.profile.send_done_rule
+            if rule is SendDoneRule.CONNECTED:
+                return True
+            if rule is SendDoneRule.POLL_OR_NOTIFIED and pss.notified_writable:
+                return True
             if self._writable(pss.sock):
                 return True
             self.aio.handle(pss.sock, self._data_handler, AIO_WX)
@@ -512,7 +530,7 @@ class Sockets:
                 return 0
             pss.peer = sender  # recvfrom writes the sender over the default peer
             if n <= 0:
-                pss.error = self.c.errno
+                pss.error = self._eof_error()
                 return 0
             pss.peer_size = len(sender)
             return n
@@ -527,7 +545,7 @@ class Sockets:
         else:
             if n > 0:
                 return n
-            err = self.c.errno
+            err = self._eof_error()
         event = read_event(n, err)
         if event is None:
             return 0
@@ -541,6 +559,7 @@ class Sockets:
         A TCP error (or a send of nothing, which answers 0) marks OtherEndClosed.
         """
         socket_type, pss = self.net.socket_of(handle)
+        pss.notified_writable = False  # clearNoticeOfWritability before any send
         if socket_type != SocketType.TCP:
             try:
                 # sendto the default peer, with sizeof(union sockaddr_any) as its length
@@ -552,8 +571,9 @@ class Sockets:
                 return 0
             if n <= 0:
                 # sendto() answered 0 (an empty datagram): C reads the errno left over
-                if self.c.errno != _EWOULDBLOCK:
-                    pss.error = self.c.errno
+                err = self._eof_error()
+                if err != _EWOULDBLOCK:
+                    pss.error = err
                 return 0
             return n
         sock = pss.sock
@@ -567,7 +587,7 @@ class Sockets:
         else:
             if n > 0:
                 return n
-            err = self.c.errno
+            err = self._eof_error()
         event = send_event(n, err)
         if event is None:
             return 0
@@ -603,6 +623,7 @@ class Sockets:
         if socket_type == SocketType.TCP:
             raise PlatformFailure("sendUDPData on a TCP socket")
         sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
+        pss.notified_writable = False
         try:
             return libc.sendto(self._fd(pss), data, sa)
         except OSError as exc:
@@ -659,11 +680,14 @@ class Sockets:
     # -- options ------------------------------------------------------------------------
 
     def _option(self, name: bytes) -> SocketOption:
-        opt = find_option(name, self.net.profile.extended_tcp_options)
+        prof = self.net.profile
+        opt = find_option(
+            name, prof.tcp_cork_option, prof.tcp_keepalive_options, prof.option_name_buffer
+        )
         if opt is None:
             if len(name) < 32:
                 text = name.split(b"\0", 1)[0].decode("latin-1")
-                self.c.fprintf(f"SocketPlugin: ignoring unknown option '{text}'\n")
+                self.net.fprintf(f"SocketPlugin: ignoring unknown option '{text}'\n")
             raise PlatformFailure(f"unknown socket option {name.decode('latin-1')!r}")
         return opt
 
@@ -683,7 +707,7 @@ class Sockets:
             pss.sock.setsockopt(opt.level, opt.optname, buf)
         except OSError as exc:
             self._failed(exc)
-            self.c.perror("setsockopt")
+            self.net.perror("setsockopt")
             raise PlatformFailure(
                 f"setsockopt({opt.name}) failed: {exc.strerror} ({exc.errno})"
             ) from None
@@ -734,7 +758,7 @@ class Sockets:
         if event is Event.CLOSE_ERROR:
             pss.error = err
             self._apply(pss, event)
-            self.c.perror("closeConnection")
+            self.net.perror("closeConnection")
             if sock.fileno() < 0:
                 pss.sock = None  # the descriptor is gone whatever close() answered
             return
@@ -795,7 +819,7 @@ class Sockets:
             pss.error = self._socket_error(sock)
             sock.close()
             pss.sock = None
-            self.c.fprintf("acceptHandler: aborting server\n")
+            self.net.fprintf("acceptHandler: aborting server\n")
             self._apply(pss, Event.ACCEPT_ERROR)
             return
         try:
@@ -808,11 +832,11 @@ class Sockets:
                 self.aio.handle(sock, self._accept_handler, AIO_RX)
                 return
             pss.error = err
-            self.c.perror("acceptHandler")
+            self.net.perror("acceptHandler")
             self.aio.disable(sock)
             sock.close()
             pss.sock = None
-            self.c.fprintf("acceptHandler: aborting server\n")
+            self.net.fprintf("acceptHandler: aborting server\n")
             self._apply(pss, event)
             return
         event = accept_event(False, None, pss.multi_listen)
@@ -844,7 +868,7 @@ class Sockets:
             pss.error = err
             self._apply(pss, event)
             if exception:
-                self.c.perror("connectHandler")
+                self.net.perror("connectHandler")
         else:
             self._apply(pss, event)
             self._set_linger(pss.sock, True)
@@ -852,40 +876,55 @@ class Sockets:
     def _data_handler(self, fd: int, data: object, flags: AioFlag) -> None:
         if not isinstance(data, PrivateSocket):
             # a descriptor armed but never enabled has no client data in aio.c
-            self.c.fprintf(f"dataHandler: pss is NULL fd={fd} data=(nil) flags=0x{int(flags):x}\n")
+            self.net.fprintf(
+                f"dataHandler: pss is NULL fd={fd} data=(nil) flags=0x{int(flags):x}\n"
+            )
             return
         pss = data
         closed = False
+        rule = self.net.profile.data_handler_would_block
         if flags & AioFlag.R:
             n = self._readable(pss.sock)
+            if n == 0 and rule is WouldBlockRule.REARM_SILENT:
+                # pharo-vm (826736844): try for OOB data, wait for reading again, signal nothing
+                self._discard_oob(pss)
+                self.aio.handle(pss.sock, self._data_handler, AIO_RX)
+                return
             if n == 0:
-                self.c.fprintf(
+                self.net.fprintf(
                     f"dataHandler: selected socket fd={fd} flags=0x{int(flags):x} "
                     "would block (why?)\n"
                 )
-            event = data_handler_event(n)
+            event = data_handler_event(n, rule is WouldBlockRule.CLOSE)
             if event is not None:
                 pss.error = self._socket_error(pss.sock)
                 self._apply(pss, event)  # signals the read semaphore
                 closed = True
         if flags & AioFlag.X:
             # out-of-band data: the image cannot read it, so it is discarded
-            try:
-                if pss.sock is not None and pss.sock.recv(1, socket.MSG_OOB):
-                    self.c.fprintf("socket: received OOB data\n")
-            except OSError as exc:
-                self._failed(exc)
+            self._discard_oob(pss)
         if flags & AioFlag.R and not closed:
             # dataHandler: one notify(pss, READ_NOTIFY) per call, whether or not the
             # peer closed (PEER_CLOSED_AIO's row already gave it)
             self.net.notify(pss, read=True)
         if flags & AioFlag.W:
+            pss.notified_writable = True  # setNoticeOfWritability (read by some builds)
             self.net.notify(pss, write=True)
+
+    def _discard_oob(self, pss: PrivateSocket) -> None:
+        """``recv(fd, buf, 1, MSG_OOB)``: the image cannot read OOB data, so it is dropped."""
+        try:
+            if pss.sock is not None and pss.sock.recv(1, socket.MSG_OOB):
+                self.net.fprintf("socket: received OOB data\n")
+        except OSError as exc:
+            self._failed(exc)
 
     def _close_handler(self, fd: int, data: object, flags: AioFlag) -> None:
         pss = self._client(data, "closeHandler")
         self.aio.disable(pss.sock)
         self._apply(pss, Event.CLOSE_HANDLER)
+        if self.net.profile.close_handler_notifies_read:
+            self.net.notify(pss, read=True)  # pharo-vm (f69a694e2): READ_NOTIFY | CONN_NOTIFY
         pss.sock = None
 
     @staticmethod

@@ -98,7 +98,7 @@ TABLE: tuple[Transition, ...] = (
     Transition(Event.ACCEPTED,         NEW,       S.CONNECTED,              N.NONE,  "sqSocketAcceptFrom...: the new socket is born connected"),  # noqa: E501
     Transition(Event.PEER_CLOSED_READ, ANY,       S.OTHER_END_CLOSED,       N.CONN,  "sqSocketReceiveDataBufCount (TCP): read() <= 0 and not EWOULDBLOCK"),  # noqa: E501
     Transition(Event.PEER_CLOSED_PEEK, CONNECTED, S.OTHER_END_CLOSED,       N.NONE,  "sqSocketReceiveDataAvailable: Connected, and recv(MSG_PEEK) answered EOF/error"),  # noqa: E501
-    Transition(Event.PEER_CLOSED_AIO,  ANY,       S.OTHER_END_CLOSED,       N.READ,  "dataHandler: readable but recv(MSG_PEEK) answered EOF/error (or would block)"),  # noqa: E501
+    Transition(Event.PEER_CLOSED_AIO,  ANY,       S.OTHER_END_CLOSED,       N.READ,  "dataHandler: readable but recv(MSG_PEEK) answered EOF/error (or, before 2020, would block)"),  # noqa: E501
     Transition(Event.SEND_FAILED,      ANY,       S.OTHER_END_CLOSED,       N.NONE,  "sqSocketSendDataBufCount (TCP): write() <= 0 and not EWOULDBLOCK"),  # noqa: E501
     Transition(Event.CLOSE_BEGIN,      ANY,       S.THIS_END_CLOSED,        N.NONE,  "sqSocketCloseConnection: before close()"),  # noqa: E501
     Transition(Event.CLOSE_DONE,       CLOSING,   S.UNCONNECTED,            N.NONE,  "sqSocketCloseConnection: close() == 0, pss->s = -1"),  # noqa: E501
@@ -201,9 +201,16 @@ def peek_event(state: S, readable: int) -> Event | None:
     return None
 
 
-def data_handler_event(readable: int) -> Event | None:
-    """dataHandler, read flag: anything but "1 byte to read" counts as closed (would-block too)."""
-    return None if readable == 1 else Event.PEER_CLOSED_AIO
+def data_handler_event(readable: int, would_block_closes: bool = True) -> Event | None:
+    """dataHandler, read flag: anything but "1 byte to read" counts as closed.
+
+    The 2012-2017 code (``n != 1``) takes a peek that would block for a close too;
+    OpenSmalltalk since 3f129f281 closes only on EOF or an error (``n < 0``):
+    ``would_block_closes=False``.
+    """
+    if readable == 1 or (readable == 0 and not would_block_closes):
+        return None
+    return Event.PEER_CLOSED_AIO
 
 
 def close_event(result: int, err: int) -> Event:

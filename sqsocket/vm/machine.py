@@ -54,6 +54,10 @@ class EventModel:
     - ``interval_timer``: period of an interval-timer signal (SIGALRM) that interrupts
       the idle sleep with EINTR (None: the heartbeat is a thread and sends no signal).
     - ``source``: the code each value comes from.
+    - ``poll_errno``: the errno every ``aioPoll`` leaves behind, whatever it waited for
+      (None: only a signal that interrupted the wait changes errno). pharo-vm's aio.c
+      ends every poll by draining its wake-up pipe with a non-blocking ``read()`` until
+      it fails with EAGAIN, before the ready handlers run.
     """
 
     name: str
@@ -63,6 +67,7 @@ class EventModel:
     sigio_forces_poll: bool
     interval_timer: float | None
     source: str
+    poll_errno: int | None = None
 
 
 #: A model for a VM nobody names: a 20 ms event check, no signals.
@@ -188,6 +193,10 @@ class VirtualMachine:
     def poll_now(self) -> None:
         """``ioProcessEvents`` → ``aioPoll(0)``, and the poll timer set again."""
         self.polls += 1
+        events = self.events
+        if events.poll_errno is not None:
+            # set before the handlers run, as the C code's drain of the pipe comes first
+            self.c.errno = events.poll_errno
         ran = self.aio.poll(0)
         # after ioProcessEvents, checkForInterrupts sets nextPollTick := now + interval:
         # a semaphore signalled by a handler inside this very poll forces nothing more
@@ -208,9 +217,14 @@ class VirtualMachine:
         events = self.events
         start = self.clock()
         self.polls += 1
+        drained = events.poll_errno
+        if drained is not None:
+            # the wait's own EINTR is overwritten by the drain that follows it, and the
+            # handlers run after that: setting errno before the wait is the same here
+            self.c.errno = drained
         ran = self.aio.poll(timeout)
         interrupted = False
-        beat = events.interval_timer
+        beat = None if drained is not None else events.interval_timer
         if beat:
             end = self.clock()
             interrupted = (end - self.started) // beat > (start - self.started) // beat
@@ -220,7 +234,7 @@ class VirtualMachine:
                 # the handler ran (forceInterruptCheck): the next check polls again
                 if self._sigio_forces:
                     self._force_poll = True
-                if raised - self.aio.dispatched:
+                if raised - self.aio.dispatched and drained is None:
                     interrupted = True
         if interrupted:
             self.c.errno = errnos.EINTR
