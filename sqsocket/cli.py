@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sqsocket.squeak.cli",
     "sqsocket.interop.cli",
     "sqsocket.dockerharness.cli",
+    "sqsocket.bench.cli",
 )
 
 
