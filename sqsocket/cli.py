@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sqsocket.squeak.cli",
     "sqsocket.interop.cli",
     "sqsocket.dockerharness.cli",
+    "sqsocket.bench.cli",
 )
 
 

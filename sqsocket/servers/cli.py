@@ -33,7 +33,13 @@ from sqsocket.servers.framing import DEFAULT_MAX_FRAME, Framing
 from sqsocket.servers.netstring import NetstringServer
 from sqsocket.servers.pair import ping_pong, taco_cat
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, SocketPathError
-from sqsocket.servers.stream import MAX_IDLE_TIMEOUT
+from sqsocket.servers.stream import (
+    DEFAULT_MAX_BUFFER,
+    MAX_IDLE_TIMEOUT,
+    MIN_MAX_BUFFER,
+    STALL_EVICTION,
+    StreamServer,
+)
 
 __all__ = ["register", "run_server"]
 
@@ -46,6 +52,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MAX_CLIENTS = 65536
 MAX_FRAME = 1 << 30
 MAX_PAIR_TIMEOUT = 3600.0
+MAX_BUFFER = 1 << 40
 
 PYTHON_ONLY_FDPASS = (
     "Python to Python only: the VM's SocketPlugin has no SCM_RIGHTS, so a Smalltalk client "
@@ -109,8 +116,19 @@ def run_server(server: Server) -> int:
             return EXIT_ERROR
         print(server.ready_line, flush=True)
         server.serve_forever()
-    print(f"stopped {server.url}", file=sys.stderr, flush=True)
+    print(f"stopped {server.url}{_queue_summary(server)}", file=sys.stderr, flush=True)
     return EXIT_OK
+
+
+def _queue_summary(server: Server) -> str:
+    """What a stream server queued at most, for the stop line (load runs read it)."""
+    if not isinstance(server, StreamServer):
+        return ""
+    ceiling = "no ceiling" if server.max_buffer is None else f"ceiling {server.max_buffer}"
+    return (
+        f": {server.total_connections} connection(s), peak {server.peak_buffered} bytes "
+        f"queued ({ceiling}), {server.evicted} closed at the ceiling"
+    )
 
 
 # -- address options -------------------------------------------------------
@@ -245,6 +263,15 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
         "default: never)",
     )
     parser.add_argument(
+        "--max-buffer",
+        type=argtypes.integer(MIN_MAX_BUFFER, MAX_BUFFER),
+        default=DEFAULT_MAX_BUFFER,
+        metavar="BYTES",
+        help=f"most bytes queued for all clients together ({MIN_MAX_BUFFER}..{MAX_BUFFER}; "
+        f"default {DEFAULT_MAX_BUFFER}, 64 MiB): at the ceiling no client is read, and clients "
+        f"that took nothing for {STALL_EVICTION:g} s are closed, largest queue first",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a TCP host that is not loopback (off: these are test servers)",
@@ -262,6 +289,7 @@ def _cmd_echo(args: argparse.Namespace) -> int:
             address,
             max_clients=args.max_clients,
             idle_timeout=args.idle_timeout,
+            max_buffer=args.max_buffer,
             allow_remote=args.allow_remote,
             verbose=args.verbose,
             mode=_mode(args),
@@ -281,6 +309,7 @@ def _cmd_netstring(args: argparse.Namespace) -> int:
             max_frame=args.max_frame,
             max_clients=args.max_clients,
             idle_timeout=args.idle_timeout,
+            max_buffer=args.max_buffer,
             allow_remote=args.allow_remote,
             verbose=args.verbose,
             mode=_mode(args),

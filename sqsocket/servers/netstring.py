@@ -40,7 +40,7 @@ from sqsocket.servers.framing import (
 from sqsocket.servers.framing import U32Decoder as Decoder
 from sqsocket.servers.framing import encode_u32 as encode
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
-from sqsocket.servers.stream import Connection, StreamServer
+from sqsocket.servers.stream import DEFAULT_MAX_BUFFER, Connection, StreamServer
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
@@ -208,6 +208,7 @@ class NetstringServer(StreamServer):
         mode: int | None = DEFAULT_SOCKET_MODE,
         max_clients: int | None = None,
         idle_timeout: float | None = None,
+        max_buffer: int | None = DEFAULT_MAX_BUFFER,
         allow_remote: bool = False,
         allow_uids: frozenset[int] | set[int] | None = None,
         insecure_dir: bool = False,
@@ -218,6 +219,7 @@ class NetstringServer(StreamServer):
             mode=mode,
             max_clients=max_clients,
             idle_timeout=idle_timeout,
+            max_buffer=max_buffer,
             allow_remote=allow_remote,
             allow_uids=allow_uids,
             insecure_dir=insecure_dir,

@@ -9,9 +9,19 @@ Why a selector and not a thread per client: 200+ concurrent clients are
 routine in the tests, and one thread with per-connection output buffers
 handles partial sends exactly -- whatever ``send`` did not take stays queued
 until the socket is writable again. A connection whose client stops reading
-stops being read as well once its buffer passes ``high_water`` (back-pressure,
-no unbounded memory), and the optional ``idle_timeout`` closes peers that
-stall altogether.
+stops being read as well once its buffer passes ``high_water`` (back-pressure),
+and the optional ``idle_timeout`` closes peers that stall altogether.
+
+``max_buffer`` bounds what all connections together may have queued (default
+:data:`DEFAULT_MAX_BUFFER`; the queues never exceed it by more than one read):
+without it, a thousand clients that never read would each pin ``high_water``
+plus one read (about 1.1 MiB) in the server. Past seven eighths of it, only
+connections with nothing queued -- clients that keep up -- are still read, so
+clients that never read stall themselves, not the others; at the ceiling no
+connection is read. Connections paused that way are read again once the
+queues drained below three quarters. And connections that hold queued bytes
+without taking any for :data:`STALL_EVICTION` seconds while past seven eighths
+are closed, largest queue first, to make room.
 """
 
 from __future__ import annotations
@@ -29,9 +39,23 @@ from sqsocket.servers.listener import Acceptor
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
 from sqsocket.servers.peercred import PeerCredentials
 
-__all__ = ["MAX_IDLE_TIMEOUT", "Connection", "StreamServer"]
+__all__ = [
+    "DEFAULT_MAX_BUFFER",
+    "MAX_IDLE_TIMEOUT",
+    "STALL_EVICTION",
+    "Connection",
+    "StreamServer",
+]
 
 _RECV_SIZE = 65536
+
+#: Default ceiling on the bytes queued for all clients together (``max_buffer``).
+DEFAULT_MAX_BUFFER = 64 << 20
+#: Smallest ceiling accepted: one read of every connection must fit at least once.
+MIN_MAX_BUFFER = _RECV_SIZE
+#: Seconds a connection may hold queued bytes without taking any, while the ceiling
+#: is reached, before it is closed to make room.
+STALL_EVICTION = 1.0
 
 #: Longest idle timeout accepted: a week. A bound, because the loop's wake-up is
 #: computed from it and the kernel's wait takes at most ~24 days (epoll: INT_MAX ms).
@@ -75,6 +99,7 @@ class StreamServer(Server):
         idle_timeout: float | None = None,
         backlog: int = 1024,
         high_water: int = 1 << 20,
+        max_buffer: int | None = DEFAULT_MAX_BUFFER,
         allow_remote: bool = False,
         allow_uids: frozenset[int] | set[int] | None = None,
         insecure_dir: bool = False,
@@ -99,10 +124,19 @@ class StreamServer(Server):
             )
         if backlog < 1:
             raise ValueError("backlog must be at least 1")
+        if max_buffer is not None and max_buffer < MIN_MAX_BUFFER:
+            raise ValueError(f"max_buffer must be at least {MIN_MAX_BUFFER} bytes")
         self.max_clients = max_clients
         self.idle_timeout = idle_timeout
         self.backlog = backlog
         self.high_water = high_water
+        self.max_buffer = max_buffer
+        #: Bytes queued for all connections now, and the most there ever were.
+        self.buffered = 0
+        self.peak_buffered = 0
+        #: Connections closed because they stalled while the ceiling was reached.
+        self.evicted = 0
+        self._paused: set[int] = set()  # not read only because of the ceiling
         self._conns: dict[int, Connection] = {}
         self._ids = itertools.count(1)
         self._acceptor = Acceptor(
@@ -142,6 +176,9 @@ class StreamServer(Server):
         self._acceptor.attach(self._selector, sock)
 
     def _has_room(self) -> bool:
+        # at the ceiling a new client could not be read: let it wait in the backlog
+        if self.max_buffer is not None and self.buffered >= self.max_buffer:
+            return False
         return self.max_clients is None or len(self._conns) < self.max_clients
 
     def _on_client(
@@ -176,9 +213,18 @@ class StreamServer(Server):
         return handler
 
     def _set_events(self, conn: Connection, events: int) -> None:
-        if events != conn.events and self._selector is not None:
-            self._selector.modify(conn.sock, events, self._selector.get_key(conn.sock).data)
-            conn.events = events
+        selector = self._selector
+        if events == conn.events or selector is None:
+            return
+        # A connection paused at the ceiling with nothing to send waits for nothing: a
+        # selector cannot watch for no event, so it leaves the selector until resumed.
+        if not events:
+            selector.unregister(conn.sock)
+        elif not conn.events:
+            selector.register(conn.sock, events, self._make_handler(conn))
+        else:
+            selector.modify(conn.sock, events, selector.get_key(conn.sock).data)
+        conn.events = events
 
     def _on_conn_event(self, conn: Connection, mask: int) -> None:
         try:
@@ -192,6 +238,11 @@ class StreamServer(Server):
             self._close(conn, f"error: {exc}")
 
     def _read(self, conn: Connection) -> None:
+        if not self._may_read(conn):
+            # registered for reading before the queues filled up: not now (else every
+            # ready connection of one select() would add a read beyond the ceiling)
+            self._set_events(conn, self._events_for(conn))
+            return
         try:
             data = conn.sock.recv(_RECV_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -208,6 +259,8 @@ class StreamServer(Server):
             return  # handle_* closed it (protocol error)
         if reply:
             conn.out += reply
+            self.buffered += len(reply)
+            self.peak_buffered = max(self.peak_buffered, self.buffered)
         self._flush(conn)
 
     def _flush(self, conn: Connection) -> None:
@@ -218,18 +271,76 @@ class StreamServer(Server):
             except (BlockingIOError, InterruptedError):
                 break
             del conn.out[:sent]
+            self.buffered -= sent
             conn.bytes_out += sent
             conn.last_active = time.monotonic()
         if conn.eof and not conn.out:
             self._close(conn, "done")
             return
+        self._set_events(conn, self._events_for(conn))
+        self._resume_paused()
+
+    def _crowded(self) -> bool:
+        """Past seven eighths of the ceiling: connections with queued bytes are not read."""
+        ceiling = self.max_buffer
+        return ceiling is not None and self.buffered >= ceiling - ceiling // 8
+
+    def _may_read(self, conn: Connection) -> bool:
+        """Whether the queues leave room to read ``conn`` now (one read at most)."""
+        ceiling = self.max_buffer
+        if ceiling is None or self.buffered < ceiling - ceiling // 8:
+            return True
+        return not conn.out and self.buffered < ceiling
+
+    def _events_for(self, conn: Connection) -> int:
         events = 0
         if conn.out:
             events |= selectors.EVENT_WRITE
-        # Keep reading only while the client also keeps taking what we owe it.
+        # Keep reading only while the client also keeps taking what we owe it, and
+        # while all the queues together leave room.
         if not conn.eof and len(conn.out) < self.high_water:
-            events |= selectors.EVENT_READ
-        self._set_events(conn, events)
+            if self._may_read(conn):
+                events |= selectors.EVENT_READ
+            else:
+                self._paused.add(conn.id)
+        return events
+
+    def _resume_paused(self) -> None:
+        """Read the connections the ceiling paused again, once the queues drained to 3/4
+        (and accept again once they are under the ceiling)."""
+        if self.max_buffer is None:
+            return
+        if self._paused and self.buffered < self.max_buffer * 3 // 4:
+            paused, self._paused = self._paused, set()
+            for conn_id in paused:
+                conn = self._conns.get(conn_id)
+                if conn is not None:
+                    self._set_events(conn, self._events_for(conn))
+        self._acceptor.resume()  # does nothing while it is watching or there is no room
+
+    def _shed_stalled(self, now: float) -> None:
+        """Past 7/8 of the ceiling, close connections that took nothing for STALL_EVICTION s."""
+        if not self._crowded():
+            return
+        stalled = [
+            c for c in self._conns.values() if c.out and now - c.last_active >= STALL_EVICTION
+        ]
+        stalled.sort(key=lambda c: len(c.out), reverse=True)
+        for conn in stalled:
+            if not self._crowded():
+                break
+            self.evicted += 1
+            self.warnings.log(
+                "buffer ceiling",
+                "closing connection #%d from %s: %d bytes queued and none taken for %.1fs "
+                "while all queues neared the %d-byte ceiling",
+                conn.id,
+                conn.peer,
+                len(conn.out),
+                now - conn.last_active,
+                self.max_buffer,
+            )
+            self._close(conn, "stalled at the buffer ceiling")
 
     def close_connection(self, conn: Connection, reason: str) -> None:
         """Close ``conn`` now, discarding anything still queued for it (for subclasses)."""
@@ -238,6 +349,11 @@ class StreamServer(Server):
     def _close(self, conn: Connection, reason: str) -> None:
         if self._conns.pop(conn.id, None) is None:
             return
+        self.buffered -= len(conn.out)
+        # free the queue now: the Connection may outlive this call (the rest of the
+        # loop's ready list still refers to it), and its bytes are no longer counted
+        conn.out = bytearray()
+        self._paused.discard(conn.id)
         if self._selector is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(conn.sock)
@@ -251,6 +367,7 @@ class StreamServer(Server):
             conn.bytes_out,
         )
         self._acceptor.resume()
+        self._resume_paused()
 
     # -- timers and shutdown ---------------------------------------------------
 
@@ -261,12 +378,16 @@ class StreamServer(Server):
             deadlines.append(retry_at)
         if self.idle_timeout is not None and self._conns:
             deadlines.append(min(c.last_active for c in self._conns.values()) + self.idle_timeout)
+        if self._crowded():
+            # look again soon: a stalled connection becomes closable within STALL_EVICTION
+            deadlines.append(time.monotonic() + STALL_EVICTION / 4)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _tick(self, now: float) -> None:
         self._acceptor.tick(now)
+        self._shed_stalled(now)
         if self.idle_timeout is None:
             return
         for conn in [c for c in self._conns.values() if now - c.last_active >= self.idle_timeout]:
