@@ -1,6 +1,6 @@
 """Column (c): the image layer, :class:`sqsocket.image.Socket`, as a Smalltalk program uses it.
 
-* round trip: ``send_data`` (``sendData:``: chunks of at most 5000 bytes, each
+* round trip: ``send_data`` (``sendData:``: everything not yet sent, each time
   after ``sendDone`` or a wait on the write semaphore), then ``receive_data``
   (``receiveData``: wait on the read semaphore, read into a fresh 2000-byte
   buffer) until the whole echo is there;
