@@ -8,6 +8,9 @@ the VM's ``failed()`` test would make it fail.
 from __future__ import annotations
 
 import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from sqsocket.platform.layouts import SOCKET_HANDLE_SIZE
 
@@ -137,3 +140,35 @@ def data_buffer(
         )
     lo = (start_i - 1) * element
     return view[lo : lo + count_i * element], element
+
+
+# -- argument kinds: what the image passes, and how the interpreter proxy checks it --------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An argument kind, as VMMaker declares a primitive's parameters.
+
+    ``label`` is the kind as the image sees it (``SmallInteger``, ``String``, ``Oop``...);
+    ``convert(value, name)`` checks and converts the argument, naming it by its
+    parameter name when it refuses it (None: passed as it is, for a data buffer the
+    primitive checks together with its start and count).
+    """
+
+    label: str
+    convert: Callable[[Any, str], Any] | None
+    optional: bool = False
+
+
+SMALL_INTEGER = Kind("SmallInteger", small_integer)
+OPTIONAL_SMALL_INTEGER = Kind("[SmallInteger]", small_integer, optional=True)
+STRING = Kind("String", byte_object)  # a String (or ByteArray) the primitive reads
+STRING_OUT = Kind("String", mutable_bytes)  # a String the primitive writes into
+IPV4 = Kind("ByteArray", net_address)  # a 4-byte IPv4 address
+BYTES_OUT = Kind("ByteArray", mutable_bytes)  # a ByteArray the primitive writes into
+SOCKET = Kind("Oop", socket_handle)  # an SQSocket handle
+ADDRESS = Kind("Oop", byte_object)  # a socket address the primitive reads
+ADDRESS_OUT = Kind("Oop", mutable_bytes)  # a socket address the primitive fills
+BUFFER = Kind("Oop", None)  # data: checked with its start and count (data_buffer)
+RECEIVER = Kind("receiver", byte_object)  # the receiver, a socket address read
+RECEIVER_OUT = Kind("receiver", mutable_bytes)  # the receiver, changed in place

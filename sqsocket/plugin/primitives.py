@@ -24,6 +24,7 @@ where the primitive answers its receiver.
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,13 +42,22 @@ from sqsocket.platform.profiles import DEFAULT_PROFILE, Profile, get_profile
 from sqsocket.platform.resolver import Resolver
 from sqsocket.platform.sockets import Sockets
 from sqsocket.plugin.arguments import (
+    ADDRESS,
+    ADDRESS_OUT,
+    BUFFER,
+    BYTES_OUT,
+    IPV4,
+    OPTIONAL_SMALL_INTEGER,
+    RECEIVER,
+    RECEIVER_OUT,
+    SMALL_INTEGER,
+    SOCKET,
+    STRING,
+    STRING_OUT,
     ArgumentError,
-    byte_object,
+    Kind,
     data_buffer,
     mutable_bytes,
-    net_address,
-    small_integer,
-    socket_handle,
 )
 from sqsocket.plugin.exports import MODULE_NAME
 from sqsocket.tracing.tracer import Tracer, TraceTarget, as_tracer
@@ -61,7 +71,8 @@ class PrimitiveSpec:
 
     name: str
     selector: str
-    arguments: tuple[str, ...]
+    arguments: tuple[str, ...]  # each argument's kind as the image sees it
+    kinds: tuple[Kind, ...]  # the declarations the wrapper converts by
     doc: str
 
 
@@ -70,54 +81,113 @@ PRIMITIVES: dict[str, PrimitiveSpec] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def primitive(name: str, selector: str, *arguments: str) -> Callable[[F], F]:
-    """Register a primitive and wrap it: lock held, periodic check run, failures sorted.
+def primitive(name: str, selector: str, *kinds: Kind) -> Callable[[F], F]:
+    """Register a primitive and wrap it: lock held, periodic check run, arguments
+    converted from their declared kinds, failures sorted.
 
-    ``arguments`` declares the kind of each argument, in order; a call with another
-    number of arguments fails as the VM fails a primitive whose method has the
+    ``kinds`` declares each argument, in order, as VMMaker declares a primitive's
+    parameters; the wrapper checks and converts each one by its kind (naming it by its
+    parameter name when it refuses it), so the body gets plain values. A call with
+    another number of arguments fails as the VM fails a primitive whose method has the
     wrong argument count.
     """
-    most = len(arguments)
-    least = sum(1 for kind in arguments if not kind.startswith("["))  # "[Kind]" is optional
+    most = len(kinds)
+    least = sum(1 for kind in kinds if not kind.optional)
 
     def wrap(method: F) -> F:
-        @functools.wraps(method)
-        def call(self: SocketPlugin, *args: Any, **kwargs: Any) -> Any:
-            vm = self.vm
-            with vm.lock:
-                # the periodic check (VirtualMachine.check_for_interrupts), its test inlined
-                aio = vm.aio
-                aio.epoch += 1
-                if (
-                    vm._force_poll
-                    or (vm._sigio_forces and aio.armed_rw and aio.sigio_pending())
-                    or vm.clock() >= vm._next_poll
-                ):
-                    vm.poll_now()
-                if kwargs or not least <= len(args) <= most or name in self._missing:
-                    raise self._refusal(name, args, kwargs, least, most)
-                if vm._observers:
-                    return self._observed(name, method, args)
-                try:
-                    return method(self, *args)
-                except (PlatformFailure, ArgumentError) as exc:
-                    raise self.failure(name, str(exc)) from None
-                except (PrimitiveFailed, EmulatorError):
-                    raise
-                except Exception as exc:
-                    raise EmulatorError(
-                        f"{name} raised {type(exc).__name__} inside the emulator: {exc}"
-                    ) from exc
+        names = [p.name for p in inspect.signature(method).parameters.values()][1:]
+        if len(names) != most:
+            raise TypeError(f"{name}: {most} kinds declared for {len(names)} parameters")
+        convert = tuple((kind.convert, arg) for kind, arg in zip(kinds, names, strict=True))
+
+        def converted(args: tuple[Any, ...]) -> list[Any]:
+            # zip stops at the last argument given: an optional one may be left out
+            return [
+                c(a, n) if c is not None else a for (c, n), a in zip(convert, args, strict=False)
+            ]
+
+        call = _compile_call(name, method, convert, converted, least, most)
+        functools.update_wrapper(call, method)
 
         PRIMITIVES[name] = PrimitiveSpec(
             name=name,
             selector=selector,
-            arguments=arguments,
+            arguments=tuple(kind.label for kind in kinds),
+            kinds=kinds,
             doc=(method.__doc__ or "").strip().split("\n")[0],
         )
         return call  # type: ignore[return-value]
 
     return wrap
+
+
+# The wrapper of every primitive. It is compiled once per primitive with its argument
+# conversions written out (as dataclasses writes out __init__): a conversion loop costs
+# about as much as the rest of the wrapper, on every call.
+_CALL = """
+def call(self, *args, **kwargs):
+    vm = self.vm
+    with vm.lock:
+        # the periodic check (VirtualMachine.check_for_interrupts), its test inlined
+        aio = vm.aio
+        aio.epoch += 1
+        if (
+            vm._force_poll
+            or (vm._sigio_forces and aio.armed_rw and aio.sigio_pending())
+            or vm.clock() >= vm._next_poll
+        ):
+            vm.poll_now()
+        if kwargs or {arity_wrong} or name in self._missing:
+            raise self._refusal(name, args, kwargs, least, most)
+        if vm._observers:
+            return self._observed(name, method, args, converted)
+        try:
+            return method(self, {arguments})
+        except (PlatformFailure, ArgumentError) as exc:
+            raise self.failure(name, str(exc)) from None
+        except (PrimitiveFailed, EmulatorError):
+            raise
+        except Exception as exc:
+            raise EmulatorError(
+                f"{{name}} raised {{type(exc).__name__}} inside the emulator: {{exc}}"
+            ) from exc
+"""
+
+
+def _compile_call(
+    name: str,
+    method: Callable[..., Any],
+    convert: tuple[tuple[Callable[[Any, str], Any] | None, str], ...],
+    converted: Callable[[tuple[Any, ...]], list[Any]],
+    least: int,
+    most: int,
+) -> Callable[..., Any]:
+    """The wrapper for one primitive: ``convert`` pairs each argument's converter (None:
+    passed as it is) with its parameter name."""
+    if least == most:
+        arity_wrong = f"len(args) != {most}"
+        arguments = ", ".join(
+            f"args[{i}]" if c is None else f"c{i}(args[{i}], {n!r})"
+            for i, (c, n) in enumerate(convert)
+        )
+    else:  # an optional argument: the general conversion
+        arity_wrong = f"not {least} <= len(args) <= {most}"
+        arguments = "*converted(args)"
+    namespace: dict[str, Any] = {
+        "name": name,
+        "method": method,
+        "converted": converted,
+        "least": least,
+        "most": most,
+        "PlatformFailure": PlatformFailure,
+        "ArgumentError": ArgumentError,
+        "PrimitiveFailed": PrimitiveFailed,
+        "EmulatorError": EmulatorError,
+        **{f"c{i}": c for i, (c, _n) in enumerate(convert)},
+    }
+    exec(_CALL.format(arity_wrong=arity_wrong, arguments=arguments), namespace)
+    call: Callable[..., Any] = namespace["call"]
+    return call
 
 
 def _release(net: Network, vm: VirtualMachine | None) -> None:
@@ -175,12 +245,18 @@ class SocketPlugin:
             reason = f"takes {takes} argument{'s' * (most != 1)}, not {len(args)}"
         return self.failure(name, reason)
 
-    def _observed(self, name: str, method: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def _observed(
+        self,
+        name: str,
+        method: Callable[..., Any],
+        args: tuple[Any, ...],
+        converted: Callable[[tuple[Any, ...]], list[Any]],
+    ) -> Any:
         """A call while someone observes the VM: the same, with the events around it."""
         vm = self.vm
         vm.emit(PrimitiveCalled(vm.now(), name, args))
         try:
-            result = method(self, *args)
+            result = method(self, *converted(args))
         except (PlatformFailure, ArgumentError) as exc:
             vm.emit(PrimitiveFailedEvent(vm.now(), name, str(exc)))
             raise self.failure(name, str(exc)) from None
@@ -254,26 +330,25 @@ class SocketPlugin:
 
     # -- network ----------------------------------------------------------------------
 
-    @primitive("primitiveInitializeNetwork", "primInitializeNetwork:", "SmallInteger")
+    @primitive("primitiveInitializeNetwork", "primInitializeNetwork:", SMALL_INTEGER)
     def primitiveInitializeNetwork(self, resolverSemaIndex: int) -> None:
         """Start a network session; the resolver signals the semaphore at this index."""
-        sema = small_integer(resolverSemaIndex, "the resolver semaphore index")
         starting = not self.net.session  # a running session is left as it is, as in C
-        self.net.network_init(sema)
+        self.net.network_init(resolverSemaIndex)
         if starting:
             self.resolver.network_started()
 
     # -- old resolver -----------------------------------------------------------------
 
-    @primitive("primitiveResolverStartNameLookup", "primStartLookupOfName:", "String")
+    @primitive("primitiveResolverStartNameLookup", "primStartLookupOfName:", STRING)
     def primitiveResolverStartNameLookup(self, name: Any) -> None:
         """Look a host name up with gethostbyname (synchronously) and signal the resolver."""
-        self.resolver.start_name_lookup(byte_object(name, "the host name"))
+        self.resolver.start_name_lookup(name)
 
-    @primitive("primitiveResolverStartAddressLookup", "primStartLookupOfAddress:", "ByteArray")
+    @primitive("primitiveResolverStartAddressLookup", "primStartLookupOfAddress:", IPV4)
     def primitiveResolverStartAddressLookup(self, address: Any) -> None:
         """Look a 4-byte IPv4 address up with gethostbyaddr (no semaphore signal)."""
-        self.resolver.start_address_lookup(net_address(address, "the address"))
+        self.resolver.start_address_lookup(address)
 
     @primitive("primitiveResolverNameLookupResult", "primNameLookupResult")
     def primitiveResolverNameLookupResult(self) -> bytes:
@@ -309,26 +384,24 @@ class SocketPlugin:
     @primitive(
         "primitiveResolverGetAddressInfo",
         "primGetAddressInfoHost:service:flags:family:type:protocol:",
-        "String",
-        "String",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        STRING,
+        STRING,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveResolverGetAddressInfo(
         self, hostName: Any, servName: Any, flags: Any, family: Any, type: Any, protocol: Any
     ) -> None:
         """getaddrinfo(host, service); with family 1 (LOCAL) the service is a socket path."""
-        host = byte_object(hostName, "the host name")
-        serv = byte_object(servName, "the service name")
         self.resolver.get_address_info(
-            host,
-            serv,
-            small_integer(flags, "flags"),
-            small_integer(family, "family"),
-            small_integer(type, "type"),
-            small_integer(protocol, "protocol"),
+            hostName,
+            servName,
+            flags,
+            family,
+            type,
+            protocol,
         )
 
     @primitive("primitiveResolverGetAddressInfoSize", "primGetAddressInfoSize")
@@ -336,12 +409,11 @@ class SocketPlugin:
         """Size of the current result's socket address (header + sockaddr), -1 if none."""
         return self.resolver.address_info_size()
 
-    @primitive("primitiveResolverGetAddressInfoResult", "primGetAddressInfoResult:", "ByteArray")
+    @primitive("primitiveResolverGetAddressInfoResult", "primGetAddressInfoResult:", BYTES_OUT)
     def primitiveResolverGetAddressInfoResult(self, socketAddress: Any) -> None:
         """Copy the current result into the given address object (at least Size bytes)."""
-        target = mutable_bytes(socketAddress, "the socket address")
-        result = self.resolver.address_info_result(len(target))
-        target[: len(result)] = result
+        result = self.resolver.address_info_result(len(socketAddress))
+        socketAddress[: len(result)] = result
 
     @primitive("primitiveResolverGetAddressInfoFamily", "primGetAddressInfoFamily")
     def primitiveResolverGetAddressInfoFamily(self) -> int:
@@ -363,18 +435,17 @@ class SocketPlugin:
         """Advance to the next result; false when there is none."""
         return self.resolver.address_info_next()
 
-    @primitive("primitiveResolverGetNameInfo", "primGetNameInfo:flags:", "Oop", "SmallInteger")
+    @primitive("primitiveResolverGetNameInfo", "primGetNameInfo:flags:", ADDRESS, SMALL_INTEGER)
     def primitiveResolverGetNameInfo(self, socketAddress: Any, flags: Any) -> None:
         """getnameinfo(address) with NI_NOFQDN (and NUMERICHOST|NUMERICSERV for flag 1)."""
-        address = byte_object(socketAddress, "the socket address")
-        self.resolver.get_name_info(address, small_integer(flags, "flags"))
+        self.resolver.get_name_info(socketAddress, flags)
 
     @primitive("primitiveResolverGetNameInfoHostSize", "primGetNameInfoHostSize")
     def primitiveResolverGetNameInfoHostSize(self) -> int:
         """Length of the host name getNameInfo found."""
         return len(self.resolver.name_info_host())
 
-    @primitive("primitiveResolverGetNameInfoHostResult", "primGetNameInfoHostResult:", "String")
+    @primitive("primitiveResolverGetNameInfoHostResult", "primGetNameInfoHostResult:", STRING_OUT)
     def primitiveResolverGetNameInfoHostResult(self, socketName: Any) -> None:
         """Copy the host name into the given String (at least HostSize bytes)."""
         self._copy_into(socketName, self.resolver.name_info_host(), "the host name buffer")
@@ -385,7 +456,9 @@ class SocketPlugin:
         return len(self.resolver.name_info_service())
 
     @primitive(
-        "primitiveResolverGetNameInfoServiceResult", "primGetNameInfoServiceResult:", "String"
+        "primitiveResolverGetNameInfoServiceResult",
+        "primGetNameInfoServiceResult:",
+        STRING_OUT,
     )
     def primitiveResolverGetNameInfoServiceResult(self, socketName: Any) -> None:
         """Copy the service name into the given String (at least ServiceSize bytes)."""
@@ -396,7 +469,7 @@ class SocketPlugin:
         """Length of gethostname()."""
         return len(self.resolver.host_name())
 
-    @primitive("primitiveResolverHostNameResult", "primHostNameResult:", "String")
+    @primitive("primitiveResolverHostNameResult", "primHostNameResult:", STRING_OUT)
     def primitiveResolverHostNameResult(self, nameString: Any) -> None:
         """Copy gethostname() into the given String (at least HostNameSize bytes)."""
         self._copy_into(nameString, self.resolver.host_name(), "the host name buffer")
@@ -410,63 +483,59 @@ class SocketPlugin:
 
     # -- socket addresses ----------------------------------------------------------------
 
-    @primitive("primitiveSocketAddressGetPort", "SocketAddress>>port", "receiver")
+    @primitive("primitiveSocketAddressGetPort", "SocketAddress>>port", RECEIVER)
     def primitiveSocketAddressGetPort(self, address: Any) -> int:
         """The port of an INET4/INET6 socket address (fails for any other family)."""
-        data = byte_object(address, "the socket address")
-        sockaddr = self.net.check_address(data)
+        sockaddr = self.net.check_address(address)
         port = port_of_sockaddr(sockaddr)
         if port is None:
             raise PlatformFailure("only INET4 and INET6 addresses have a port")
         return port
 
-    @primitive("primitiveSocketAddressSetPort", "SocketAddress>>port:", "receiver", "SmallInteger")
+    @primitive("primitiveSocketAddressSetPort", "SocketAddress>>port:", RECEIVER_OUT, SMALL_INTEGER)
     def primitiveSocketAddressSetPort(self, address: Any, portNumber: Any) -> None:
         """Set the port of an INET4/INET6 socket address in place."""
-        port = small_integer(portNumber, "the port")
-        target = mutable_bytes(address, "the socket address")
-        sockaddr = self.net.check_address(bytes(target))
+        sockaddr = self.net.check_address(bytes(address))
         if port_of_sockaddr(sockaddr) is None:
-            raise PlatformFailure("only INET4 and INET6 addresses have a port")
-        target[ADDRESS_HEADER_SIZE:] = with_port(sockaddr, port)
+            raise PlatformFailure("only INET4 and INET6 addresses have a portNumber")
+        address[ADDRESS_HEADER_SIZE:] = with_port(sockaddr, portNumber)
 
     # -- socket creation ---------------------------------------------------------------
 
     @primitive(
         "primitiveSocketCreate",
         "primSocketCreateNetwork:type:receiveBufferSize:sendBufSize:semaIndex:",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketCreate(
         self, netType: Any, socketType: Any, recvBufSize: Any, sendBufSize: Any, semaIndex: Any
     ) -> bytearray:
         """Create a socket signalling one semaphore for connection, read and write events."""
-        sema = small_integer(semaIndex, "semaIndex")
         return self.sockets.create(
-            small_integer(netType, "netType"),
-            small_integer(socketType, "socketType"),
-            small_integer(recvBufSize, "recvBufSize"),
-            small_integer(sendBufSize, "sendBufSize"),
-            sema,
-            sema,
-            sema,
+            netType,
+            socketType,
+            recvBufSize,
+            sendBufSize,
+            semaIndex,
+            semaIndex,
+            semaIndex,
         )
 
     @primitive(
         "primitiveSocketCreate3Semaphores",
         "primSocketCreateNetwork:type:receiveBufferSize:sendBufSize:semaIndex:readSemaIndex:"
         "writeSemaIndex:",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketCreate3Semaphores(
         self,
@@ -480,26 +549,26 @@ class SocketPlugin:
     ) -> bytearray:
         """Create a socket: netType 0/2 INET4, 1 LOCAL (AF_UNIX), 3 INET6; type 0 TCP, 1 UDP."""
         return self.sockets.create(
-            small_integer(netType, "netType"),
-            small_integer(socketType, "socketType"),
-            small_integer(recvBufSize, "recvBufSize"),
-            small_integer(sendBufSize, "sendBufSize"),
-            small_integer(semaIndex, "semaIndex"),
-            small_integer(readSemaIndex, "readSemaIndex"),
-            small_integer(writeSemaIndex, "writeSemaIndex"),
+            netType,
+            socketType,
+            recvBufSize,
+            sendBufSize,
+            semaIndex,
+            readSemaIndex,
+            writeSemaIndex,
         )
 
     @primitive(
         "primitiveSocketCreateRAW",
         "primSocketCreateRaw:type:receiveBufferSize:sendBufSize:semaIndex:readSemaIndex:"
         "writeSemaIndex:",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketCreateRAW(
         self,
@@ -513,207 +582,195 @@ class SocketPlugin:
     ) -> bytearray:
         """Create a raw socket; the Unix plugin knows only protocol 1 (ICMP over IPv4)."""
         return self.sockets.create_raw(
-            small_integer(netType, "netType"),
-            small_integer(protoType, "protoType"),
-            small_integer(recvBufSize, "recvBufSize"),
-            small_integer(sendBufSize, "sendBufSize"),
-            small_integer(semaIndex, "semaIndex"),
-            small_integer(readSemaIndex, "readSemaIndex"),
-            small_integer(writeSemaIndex, "writeSemaIndex"),
+            netType,
+            protoType,
+            recvBufSize,
+            sendBufSize,
+            semaIndex,
+            readSemaIndex,
+            writeSemaIndex,
         )
 
     # -- status --------------------------------------------------------------------------
 
-    @primitive("primitiveSocketConnectionStatus", "primSocketConnectionStatus:", "Oop")
+    @primitive("primitiveSocketConnectionStatus", "primSocketConnectionStatus:", SOCKET)
     def primitiveSocketConnectionStatus(self, socket: Any) -> int:
         """-1 Invalid .. 4 ThisEndClosed; fails for a destroyed or foreign handle."""
-        return self.sockets.connection_status(socket_handle(socket))
+        return self.sockets.connection_status(socket)
 
-    @primitive("primitiveSocketError", "primSocketError:", "Oop")
+    @primitive("primitiveSocketError", "primSocketError:", SOCKET)
     def primitiveSocketError(self, socket: Any) -> int:
         """The errno of the socket's last failed operation (0 if none)."""
-        return self.sockets.error(socket_handle(socket))
+        return self.sockets.error(socket)
 
     # -- old API addresses and ports -----------------------------------------------------
 
-    @primitive("primitiveSocketLocalAddress", "primSocketLocalAddress:", "Oop")
+    @primitive("primitiveSocketLocalAddress", "primSocketLocalAddress:", SOCKET)
     def primitiveSocketLocalAddress(self, socket: Any) -> bytes:
         """The local IPv4 address (0.0.0.0 if not INET4 or unbound)."""
-        return self.sockets.local_address(socket_handle(socket)).to_bytes(4, "big")
+        return self.sockets.local_address(socket).to_bytes(4, "big")
 
-    @primitive("primitiveSocketLocalPort", "primSocketLocalPort:", "Oop")
+    @primitive("primitiveSocketLocalPort", "primSocketLocalPort:", SOCKET)
     def primitiveSocketLocalPort(self, socket: Any) -> int:
         """The local port (0 if not INET4 or unbound)."""
-        return self.sockets.local_port(socket_handle(socket))
+        return self.sockets.local_port(socket)
 
-    @primitive("primitiveSocketRemoteAddress", "primSocketRemoteAddress:", "Oop")
+    @primitive("primitiveSocketRemoteAddress", "primSocketRemoteAddress:", SOCKET)
     def primitiveSocketRemoteAddress(self, socket: Any) -> bytes:
         """The peer's IPv4 address (TCP: getpeername; UDP: the default peer)."""
-        return self.sockets.remote_address(socket_handle(socket)).to_bytes(4, "big")
+        return self.sockets.remote_address(socket).to_bytes(4, "big")
 
-    @primitive("primitiveSocketRemotePort", "primSocketRemotePort:", "Oop")
+    @primitive("primitiveSocketRemotePort", "primSocketRemotePort:", SOCKET)
     def primitiveSocketRemotePort(self, socket: Any) -> int:
         """The peer's port (TCP: getpeername; UDP: the default peer)."""
-        return self.sockets.remote_port(socket_handle(socket))
+        return self.sockets.remote_port(socket)
 
     # -- new API addresses --------------------------------------------------------------
 
-    @primitive("primitiveSocketLocalAddressSize", "primSocketLocalAddressSize:", "Oop")
+    @primitive("primitiveSocketLocalAddressSize", "primSocketLocalAddressSize:", SOCKET)
     def primitiveSocketLocalAddressSize(self, socket: Any) -> int:
         """Size of the local socket address (header + getsockname), 0 if it fails."""
-        return self.sockets.local_address_size(socket_handle(socket))
-
-    @primitive("primitiveSocketLocalAddressResult", "primSocket:localAddressResult:", "Oop", "Oop")
-    def primitiveSocketLocalAddressResult(self, socket: Any, socketAddress: Any) -> None:
-        """Fill an address object of exactly LocalAddressSize bytes."""
-        handle = socket_handle(socket)
-        target = mutable_bytes(socketAddress, "the socket address")
-        target[:] = self.sockets.local_address_result(handle, len(target))
-
-    @primitive("primitiveSocketRemoteAddressSize", "primSocketRemoteAddressSize:", "Oop")
-    def primitiveSocketRemoteAddressSize(self, socket: Any) -> int:
-        """Size of the peer's socket address, -1 if there is none."""
-        return self.sockets.remote_address_size(socket_handle(socket))
+        return self.sockets.local_address_size(socket)
 
     @primitive(
-        "primitiveSocketRemoteAddressResult", "primSocket:remoteAddressResult:", "Oop", "Oop"
+        "primitiveSocketLocalAddressResult",
+        "primSocket:localAddressResult:",
+        SOCKET,
+        ADDRESS_OUT,
+    )
+    def primitiveSocketLocalAddressResult(self, socket: Any, socketAddress: Any) -> None:
+        """Fill an address object of exactly LocalAddressSize bytes."""
+        socketAddress[:] = self.sockets.local_address_result(socket, len(socketAddress))
+
+    @primitive("primitiveSocketRemoteAddressSize", "primSocketRemoteAddressSize:", SOCKET)
+    def primitiveSocketRemoteAddressSize(self, socket: Any) -> int:
+        """Size of the peer's socket address, -1 if there is none."""
+        return self.sockets.remote_address_size(socket)
+
+    @primitive(
+        "primitiveSocketRemoteAddressResult",
+        "primSocket:remoteAddressResult:",
+        SOCKET,
+        ADDRESS_OUT,
     )
     def primitiveSocketRemoteAddressResult(self, socket: Any, socketAddress: Any) -> None:
         """Fill an address object of exactly RemoteAddressSize bytes (once per Size call)."""
-        handle = socket_handle(socket)
-        target = mutable_bytes(socketAddress, "the socket address")
-        target[:] = self.sockets.remote_address_result(handle, len(target))
+        socketAddress[:] = self.sockets.remote_address_result(socket, len(socketAddress))
 
     # -- connect / bind / listen ------------------------------------------------------
 
     @primitive(
         "primitiveSocketConnectToPort",
         "primSocket:connectTo:port:",
-        "Oop",
-        "ByteArray",
-        "SmallInteger",
+        SOCKET,
+        IPV4,
+        SMALL_INTEGER,
     )
     def primitiveSocketConnectToPort(self, socket: Any, address: Any, port: Any) -> None:
         """Connect to an IPv4 address and port (UDP: set the default peer)."""
-        addr = net_address(address, "the address")
-        portnum = small_integer(port, "the port")
-        self.sockets.connect_to_port(socket_handle(socket), addr, portnum)
+        self.sockets.connect_to_port(socket, address, port)
 
-    @primitive("primitiveSocketConnectTo", "primSocket:connectTo:", "Oop", "Oop")
+    @primitive("primitiveSocketConnectTo", "primSocket:connectTo:", SOCKET, ADDRESS)
     def primitiveSocketConnectTo(self, socket: Any, socketAddress: Any) -> None:
         """Connect to a socket address (any family: a Unix path, INET4, INET6)."""
-        handle = socket_handle(socket)
-        self.sockets.connect_to(handle, byte_object(socketAddress, "the socket address"))
+        self.sockets.connect_to(socket, socketAddress)
 
-    @primitive(
-        "primitiveSocketBindToPort", "primSocket:bindTo:port:", "Oop", "ByteArray", "SmallInteger"
-    )
+    @primitive("primitiveSocketBindToPort", "primSocket:bindTo:port:", SOCKET, IPV4, SMALL_INTEGER)
     def primitiveSocketBindToPort(self, socket: Any, address: Any, port: Any) -> None:
         """Bind to an IPv4 address and port; fails (keeping errno) if bind() fails."""
-        addr = net_address(address, "the address")
-        portnum = small_integer(port, "the port")
-        self.sockets.bind_to_port(socket_handle(socket), addr, portnum)
+        self.sockets.bind_to_port(socket, address, port)
 
-    @primitive("primitiveSocketBindTo", "primSocket:bindTo:", "Oop", "Oop")
+    @primitive("primitiveSocketBindTo", "primSocket:bindTo:", SOCKET, ADDRESS)
     def primitiveSocketBindTo(self, socket: Any, socketAddress: Any) -> None:
         """Bind to a socket address; for a Unix path this creates the socket file."""
-        handle = socket_handle(socket)
-        self.sockets.bind_to(handle, byte_object(socketAddress, "the socket address"))
+        self.sockets.bind_to(socket, socketAddress)
 
-    @primitive("primitiveSocketListenOnPort", "primSocket:listenOn:", "Oop", "SmallInteger")
+    @primitive("primitiveSocketListenOnPort", "primSocket:listenOn:", SOCKET, SMALL_INTEGER)
     def primitiveSocketListenOnPort(self, socket: Any, port: Any) -> None:
         """Bind to INADDR_ANY:port and listen with backlog 1 (accept replaces in place)."""
-        portnum = small_integer(port, "the port")
-        self.sockets.listen_on_port(socket_handle(socket), portnum, 1, 0)
+        self.sockets.listen_on_port(socket, port, 1, 0)
 
     @primitive(
         "primitiveSocketListenOnPortBacklog",
         "primSocket:listenOn:backlogSize:",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketListenOnPortBacklog(self, socket: Any, port: Any, backlog: Any) -> None:
         """Bind to INADDR_ANY:port and listen; backlog > 1: accept with primitiveSocketAccept."""
-        portnum = small_integer(port, "the port")
-        size = small_integer(backlog, "the backlog")
-        self.sockets.listen_on_port(socket_handle(socket), portnum, size, 0)
+        self.sockets.listen_on_port(socket, port, backlog, 0)
 
     @primitive(
         "primitiveSocketListenOnPortBacklogInterface",
         "primSocket:listenOn:backlogSize:interface:",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
-        "ByteArray",
+        SOCKET,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        IPV4,
     )
     def primitiveSocketListenOnPortBacklogInterface(
         self, socket: Any, port: Any, backlog: Any, ifAddr: Any
     ) -> None:
         """Bind to interface:port and listen with the given backlog."""
-        portnum = small_integer(port, "the port")
-        size = small_integer(backlog, "the backlog")
-        addr = net_address(ifAddr, "the interface address")
-        self.sockets.listen_on_port(socket_handle(socket), portnum, size, addr)
+        self.sockets.listen_on_port(socket, port, backlog, ifAddr)
 
     @primitive(
         "primitiveSocketListenWithOrWithoutBacklog",
         "primSocket:listenOn:[backlogSize:]",
-        "Oop",
-        "SmallInteger",
-        "[SmallInteger]",
+        SOCKET,
+        SMALL_INTEGER,
+        OPTIONAL_SMALL_INTEGER,
     )
     def primitiveSocketListenWithOrWithoutBacklog(
         self, socket: Any, port: Any, *backlog: Any
     ) -> None:
         """Old dual primitive: two arguments listen on a port, three add a backlog."""
-        if len(backlog) > 1:
-            raise ArgumentError("takes a socket, a port and at most a backlog")
-        size = small_integer(backlog[0], "the backlog") if backlog else 1
-        portnum = small_integer(port, "the port")
-        self.sockets.listen_on_port(socket_handle(socket), portnum, size, 0)
+        size = backlog[0] if backlog else 1
+        self.sockets.listen_on_port(socket, port, size, 0)
 
     @primitive(
-        "primitiveSocketListenWithBacklog", "primSocket:listenWithBacklog:", "Oop", "SmallInteger"
+        "primitiveSocketListenWithBacklog",
+        "primSocket:listenWithBacklog:",
+        SOCKET,
+        SMALL_INTEGER,
     )
     def primitiveSocketListenWithBacklog(self, socket: Any, backlogSize: Any) -> None:
         """Listen on a socket already bound (bindTo:); backlog > 1 needs a TCP socket."""
-        size = small_integer(backlogSize, "the backlog")
-        self.sockets.listen_backlog(socket_handle(socket), size)
+        self.sockets.listen_backlog(socket, backlogSize)
 
     # -- accept --------------------------------------------------------------------------
 
     @primitive(
         "primitiveSocketAccept",
         "primAcceptFrom:receiveBufferSize:sendBufSize:semaIndex:",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketAccept(
         self, sockHandle: Any, recvBufSize: Any, sendBufSize: Any, semaIndex: Any
     ) -> bytearray:
         """Take the connection a backlog > 1 listener has accepted; answer its new handle."""
-        sema = small_integer(semaIndex, "semaIndex")
         return self.sockets.accept_from(
-            socket_handle(sockHandle, "the server socket"),
-            small_integer(recvBufSize, "recvBufSize"),
-            small_integer(sendBufSize, "sendBufSize"),
-            sema,
-            sema,
-            sema,
+            sockHandle,
+            recvBufSize,
+            sendBufSize,
+            semaIndex,
+            semaIndex,
+            semaIndex,
         )
 
     @primitive(
         "primitiveSocketAccept3Semaphores",
         "primAcceptFrom:receiveBufferSize:sendBufSize:semaIndex:readSemaIndex:writeSemaIndex:",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketAccept3Semaphores(
         self,
@@ -726,84 +783,81 @@ class SocketPlugin:
     ) -> bytearray:
         """As primitiveSocketAccept, with separate connection, read and write semaphores."""
         return self.sockets.accept_from(
-            socket_handle(sockHandle, "the server socket"),
-            small_integer(recvBufSize, "recvBufSize"),
-            small_integer(sendBufSize, "sendBufSize"),
-            small_integer(semaIndex, "semaIndex"),
-            small_integer(readSemaIndex, "readSemaIndex"),
-            small_integer(writeSemaIndex, "writeSemaIndex"),
+            sockHandle,
+            recvBufSize,
+            sendBufSize,
+            semaIndex,
+            readSemaIndex,
+            writeSemaIndex,
         )
 
     # -- data ------------------------------------------------------------------------------
 
-    @primitive("primitiveSocketReceiveDataAvailable", "primSocketReceiveDataAvailable:", "Oop")
+    @primitive("primitiveSocketReceiveDataAvailable", "primSocketReceiveDataAvailable:", SOCKET)
     def primitiveSocketReceiveDataAvailable(self, socket: Any) -> bool:
         """True if a read would find data; if not, the read semaphore is signalled when it would."""
-        return self.sockets.receive_data_available(socket_handle(socket))
+        return self.sockets.receive_data_available(socket)
 
-    @primitive("primitiveSocketSendDone", "primSocketSendDone:", "Oop")
+    @primitive("primitiveSocketSendDone", "primSocketSendDone:", SOCKET)
     def primitiveSocketSendDone(self, socket: Any) -> bool:
         """True if a write would not block; if not, the write semaphore is signalled later."""
-        return self.sockets.send_done(socket_handle(socket))
+        return self.sockets.send_done(socket)
 
     @primitive(
         "primitiveSocketReceiveDataBufCount",
         "primSocket:receiveDataInto:startingAt:count:",
-        "Oop",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        BUFFER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketReceiveDataBufCount(
         self, socket: Any, array: Any, startIndex: Any, count: Any
     ) -> int:
         """Read at most count elements into array at startIndex (1-based); 0 if nothing is there."""
-        handle = socket_handle(socket)
         window, element = data_buffer(array, startIndex, count, "the receive buffer", True)
-        return self.sockets.receive(handle, window) // element
+        return self.sockets.receive(socket, window) // element
 
     @primitive(
         "primitiveSocketSendDataBufCount",
         "primSocket:sendData:startIndex:count:",
-        "Oop",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        BUFFER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketSendDataBufCount(
         self, socket: Any, array: Any, startIndex: Any, count: Any
     ) -> int:
         """Write at most count elements from array at startIndex (1-based); answer how many went."""
-        handle = socket_handle(socket)
         window, element = data_buffer(array, startIndex, count, "the send buffer", False)
-        return self.sockets.send(handle, window) // element
+        return self.sockets.send(socket, window) // element
 
     @primitive(
         "primitiveSocketReceiveUDPDataBufCount",
         "primSocket:receiveUDPDataInto:startingAt:count:",
-        "Oop",
-        "Oop",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        BUFFER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketReceiveUDPDataBufCount(
         self, socket: Any, array: Any, startIndex: Any, count: Any
     ) -> list[Any]:
         """Receive a datagram: answer {count, sender address (4 bytes), sender port, more?}."""
-        handle = socket_handle(socket)
         window, element = data_buffer(array, startIndex, count, "the receive buffer", True)
-        n, address, port, more = self.sockets.receive_udp_old(handle, window)
+        n, address, port, more = self.sockets.receive_udp_old(socket, window)
         return [n // element, address.to_bytes(4, "big"), port, more]
 
     @primitive(
         "primitiveSocketSendUDPDataBufCount",
         "primSocket:sendUDPData:toHost:port:startIndex:count:",
-        "Oop",
-        "Oop",
-        "ByteArray",
-        "SmallInteger",
-        "SmallInteger",
-        "SmallInteger",
+        SOCKET,
+        BUFFER,
+        IPV4,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
+        SMALL_INTEGER,
     )
     def primitiveSocketSendUDPDataBufCount(
         self,
@@ -815,45 +869,36 @@ class SocketPlugin:
         count: Any,
     ) -> int:
         """Send a datagram to an IPv4 address and port; answer the count sent."""
-        handle = socket_handle(socket)
-        port = small_integer(portNumber, "the port")
         window, element = data_buffer(array, startIndex, count, "the send buffer", False)
-        address = net_address(hostAddress, "the host address")
-        return self.sockets.send_udp_old(handle, address, port, window) // element
+        return self.sockets.send_udp_old(socket, hostAddress, portNumber, window) // element
 
     # -- options ----------------------------------------------------------------------------
 
-    @primitive(
-        "primitiveSocketSetOptions", "primSocket:setOption:value:", "Oop", "String", "String"
-    )
+    @primitive("primitiveSocketSetOptions", "primSocket:setOption:value:", SOCKET, STRING, STRING)
     def primitiveSocketSetOptions(
         self, socket: Any, optionName: Any, optionValue: Any
     ) -> list[int]:
         """Set an option by name ('TCP_NODELAY', value '1'); answer {0, the value set}."""
-        handle = socket_handle(socket)
-        name = byte_object(optionName, "the option name")
-        value = byte_object(optionValue, "the option value")
-        return [0, self.sockets.set_option(handle, name, value)]
+        return [0, self.sockets.set_option(socket, optionName, optionValue)]
 
-    @primitive("primitiveSocketGetOptions", "primSocket:getOption:", "Oop", "String")
+    @primitive("primitiveSocketGetOptions", "primSocket:getOption:", SOCKET, STRING)
     def primitiveSocketGetOptions(self, socket: Any, optionName: Any) -> list[int]:
         """Get an integer option by name; answer {0, value}. Unknown names fail."""
-        handle = socket_handle(socket)
-        return [0, self.sockets.get_option(handle, byte_object(optionName, "the option name"))]
+        return [0, self.sockets.get_option(socket, optionName)]
 
     # -- close ------------------------------------------------------------------------------
 
-    @primitive("primitiveSocketCloseConnection", "primSocketCloseConnection:", "Oop")
+    @primitive("primitiveSocketCloseConnection", "primSocketCloseConnection:", SOCKET)
     def primitiveSocketCloseConnection(self, socket: Any) -> None:
         """Close the connection (with a 1 s linger if it was connected); state becomes 0."""
-        self.sockets.close(socket_handle(socket))
+        self.sockets.close(socket)
 
-    @primitive("primitiveSocketAbortConnection", "primSocketAbortConnection:", "Oop")
+    @primitive("primitiveSocketAbortConnection", "primSocketAbortConnection:", SOCKET)
     def primitiveSocketAbortConnection(self, socket: Any) -> None:
         """Close without lingering (linger off: close() returns at once; a FIN, not a reset)."""
-        self.sockets.abort(socket_handle(socket))
+        self.sockets.abort(socket)
 
-    @primitive("primitiveSocketDestroy", "primSocketDestroy:", "Oop")
+    @primitive("primitiveSocketDestroy", "primSocketDestroy:", SOCKET)
     def primitiveSocketDestroy(self, socket: Any) -> None:
         """Abort if open, free the socket, and null the handle's pointer in place."""
-        self.sockets.destroy(socket_handle(socket))
+        self.sockets.destroy(socket)
