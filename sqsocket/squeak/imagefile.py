@@ -413,19 +413,22 @@ class SqueakImage:
     def _swapped_memory(self) -> bytearray:
         """The object memory with every word swapped except the bytes of byte objects
         and the bytecodes of methods, which stay in memory order."""
-        # methods.py builds on this module; import late to keep the dependency one-way.
-        from sqsocket.squeak.methods import MethodHeader
-
         out = bytearray(self.memory)
         for record in self.objects:
             word_end = record.end
             if record.is_bytes:
                 word_end = record.body
             elif record.is_method:
-                literals = MethodHeader.decode(self.word_at(record.body)).num_literals
+                literals = method_literal_count(self.word_at(record.body))
                 word_end = record.body + WORD * (1 + literals)
             _swap_words(out, record.start, word_end)
         return out
+
+
+def method_literal_count(header_oop: int) -> int:
+    """How many literals a CompiledMethod's header SmallInteger declares (bits 9..16):
+    the words of the method that are oops, before its bytecodes."""
+    return (small_int_value(header_oop) >> 9) & 0xFF
 
 
 def _swap_words(buf: bytearray, start: int, end: int) -> None:

@@ -21,6 +21,7 @@ from sqsocket.squeak.imagefile import (
     FMT_METHOD,
     WORD,
     SqueakImage,
+    method_literal_count,
     small_int_oop,
     small_int_value,
 )
@@ -68,7 +69,7 @@ class MethodHeader:
         value = small_int_value(header_oop)
         return cls(
             primitive=(value & 0x1FF) | ((value >> 19) & 0x200),
-            num_literals=(value >> 9) & 0xFF,
+            num_literals=method_literal_count(header_oop),
             large_frame=bool(value & (1 << 17)),
             num_temps=(value >> 18) & 0x3F,
             num_args=(value >> 24) & 0xF,

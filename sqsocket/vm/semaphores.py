@@ -18,10 +18,20 @@ import heapq
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from sqsocket.vm.machine import VirtualMachine
+
+class _Wakeable(Protocol):
+    def wake(self) -> None: ...
+
+
+class VirtualMachine(Protocol):
+    """What a Semaphore needs of the VM it is registered with (sqsocket.vm.machine)."""
+
+    _poller: int | None
+    aio: _Wakeable
+
+    def wait(self, sema: Semaphore, timeout: float | None) -> bool: ...
 
 
 class Semaphore:
