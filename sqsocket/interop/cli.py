@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
+from sqsocket.ui import Progress
 
 if TYPE_CHECKING:
     from sqsocket.interop.vm_run import VMCommand
@@ -139,11 +140,8 @@ def run_conformance_command(args: argparse.Namespace) -> int:
     if args.trace is not None:
         return _trace_command(args, scenarios[0], vm_run)
 
-    print(f"running {len(scenarios)} scenarios ...", file=sys.stderr, flush=True)
-
-    def progress(text: str) -> None:
-        print(f"  {text}", file=sys.stderr, flush=True)
-
+    progress = Progress()
+    progress.say(f"{len(scenarios)} scenarios")
     report = run_conformance(args.profile, scenarios, vm_run, args.repeat, progress)
     diffs = report.differences()
     broken = report.broken()

@@ -190,7 +190,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "stops it and removes the socket file it made. Directions: up = client -> "
             "upstream, down = upstream -> client, both (the default) = each of them."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=ADDRESSES
         + "\nfaults, --fault [up|down|both:]NAME[:PARAM=VALUE,...] (repeatable):\n"
         + _wrapped_faults_help()

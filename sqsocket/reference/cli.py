@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from sqsocket import ui
 from sqsocket.plugin import EXPORTED_PRIMITIVES
 
 
@@ -101,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print(render_entry(entry(args.name)))
         return 0
     all_entries = entries()
-    width = max(len(e.name) for e in all_entries)
-    for e in all_entries:
-        print(f"{e.name:<{width}}  {e.summary}")
+    ui.print_table(("primitive", "what it does"), [(e.name, e.summary) for e in all_entries])
     print(f"\n{len(all_entries)} primitives; sqsocket reference NAME for one entry")
     return 0
 
