@@ -28,6 +28,8 @@ from typing import TextIO
 
 from rich import box
 from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -174,22 +176,39 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.started = time.monotonic()
+        self._live: Live | None = None  # the spinner of the step that runs, on a terminal
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def say(self, text: str) -> None:
-        if self.enabled:
-            print(f"[{self.elapsed:6.1f} s] {text}", file=self.stream, flush=True)
+        if not self.enabled:
+            return
+        line = f"[{self.elapsed:6.1f} s] {text}"
+        if self._live is not None:
+            self._live.console.print(Text(line))  # above the spinner
+        else:
+            print(line, file=self.stream, flush=True)
 
     @contextmanager
     def step(self, text: str) -> Iterator[None]:
         """One step of a long run: its line now; on a terminal, a spinner until it ends."""
         self.say(text)
-        if not self.enabled or not is_terminal(self.stream):
+        if not self.enabled or not is_terminal(self.stream) or self._live is not None:
             yield
             return
-        console = _console(self.stream, terminal=True)
-        with console.status(Text(f"{text} ..."), spinner="line"):
-            yield
+        # What the step prints on stdout goes above the spinner only when stdout is a
+        # terminal as well; redirected, it must reach its file, not the terminal.
+        self._live = Live(
+            Spinner("line", Text(f"{text} ...")),
+            console=_console(self.stream, terminal=True),
+            transient=True,
+            redirect_stdout=is_terminal(sys.stdout),
+            redirect_stderr=False,
+        )
+        try:
+            with self._live:
+                yield
+        finally:
+            self._live = None
