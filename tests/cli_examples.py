@@ -141,7 +141,8 @@ class How(Enum):
 
 
 class Need(Enum):
-    SQUEAK_VM = "squeak-vm"
+    SQUEAK_VM = "squeak-vm"  # Debian's squeak-vm and the session's headless image
+    SOURCE_IMAGE = "squeakjs.image"  # the input of sqsocket image build
     DOCKER = "docker"
 
 
@@ -202,6 +203,8 @@ def plan(example: Example) -> Plan:
         needs.add(Need.DOCKER)
     if command == ("vm",):
         needs.add(Need.SQUEAK_VM)
+    if argv[:2] == ("image", "build"):
+        needs.add(Need.SOURCE_IMAGE)
     if command == ("interop",) and "--skip-vm" not in argv:
         needs.add(Need.SQUEAK_VM)
     if command == ("conformance",) and "--emulator-only" not in argv:

@@ -40,9 +40,10 @@ from cli_examples import (
     parse_line,
     plan,
 )
-from squeak_support import need, require_vm
+from squeak_support import need
 
 from sqsocket.cli import build_parser
+from sqsocket.squeak import paths
 
 SCRIPTS = help_scripts() + markdown_scripts()
 EXAMPLES = [example for script in SCRIPTS for example in script.examples]
@@ -305,20 +306,34 @@ def _report(example: Example, command: object, status: int | None, out: str, err
     )
 
 
-def _environment(script: Script, request: pytest.FixtureRequest) -> dict[str, str]:
+def _missing(wanted: Need) -> str | None:
+    """Why ``wanted`` cannot be had on this machine, or None when it can."""
+    if wanted is Need.SQUEAK_VM:
+        found = paths.find_vm()
+        return None if found else f"squeak-vm not installed: {paths.INSTALL_VM_COMMAND}"
+    if wanted is Need.SOURCE_IMAGE:
+        found_image = paths.locate_source_image_offline()
+        return None if found_image else paths.missing_requirements()[-1]
+    from sqsocket.dockerharness.engine import engine_problem
+
+    return engine_problem()
+
+
+def _environment(
+    script: Script, directory: Path, request: pytest.FixtureRequest
+) -> tuple[dict[str, str], dict[Need, str]]:
+    """The examples' environment, and the needs this machine lacks (with the reason)."""
     needs = {n for example in script.examples for n in plan(example).needs}
+    lacking = {n: why for n in needs if (why := _missing(n)) is not None}
     env = dict(os.environ)
-    if Need.SQUEAK_VM in needs:
-        require_vm()
+    if Need.SOURCE_IMAGE in needs:
+        assert Need.SQUEAK_VM not in needs, "image build would rewrite the session's image"
+        # where image build writes by default: not var/squeak/ of the checkout
+        env["SQSOCKET_IMAGE"] = str(directory / "default.image")
+    if Need.SQUEAK_VM in needs and Need.SQUEAK_VM not in lacking:
         # the session's image: the examples must not build or rewrite var/squeak/
         env["SQSOCKET_IMAGE"] = str(request.getfixturevalue("squeak_image"))
-    if Need.DOCKER in needs:
-        from sqsocket.dockerharness.engine import engine_problem
-
-        problem = engine_problem()
-        if problem is not None:
-            need(problem)
-    return env
+    return env, lacking
 
 
 def _sockets_in(directory: Path) -> list[Path]:
@@ -332,14 +347,28 @@ def _sockets_in(directory: Path) -> list[Path]:
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("script", RUNNABLE, ids=lambda s: s.source)
 def test_the_examples_run(script: Script, request: pytest.FixtureRequest) -> None:
-    env = _environment(script, request)
+    """The examples run in order; one that needs what this machine lacks is left out,
+    the others still run, and then the test skips naming what was not run (or fails,
+    in CI)."""
+    not_run = []
     with _private_dir() as directory:
+        env, lacking = _environment(script, directory, request)
         runner = Runner(directory, env)
         try:
             for example in script.examples:
-                runner.run(example, plan(example))
+                how = plan(example)
+                missing = sorted(n.value for n in how.needs if n in lacking)
+                if missing:
+                    not_run.append(
+                        f"{example.line.split('#')[0].strip()} (no {', '.join(missing)})"
+                    )
+                    continue
+                runner.run(example, how)
             runner.stop_all()
         finally:
             runner.kill_all()
         # every server removed its socket file as it stopped
         assert _sockets_in(directory) == []
+    if not_run:
+        why = "; ".join(f"{n.value}: {reason}" for n, reason in sorted(lacking.items(), key=str))
+        need(f"{script.source}: not run: {', '.join(not_run)} [{why}]")

@@ -189,10 +189,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             server.start()
         except (NetworkError, PrimitiveFailed, ValueError) as exc:
             return _fail(exc)
-        print(f"listening on unix:{args.path} (Smalltalk side, backlog {args.backlog})", flush=True)
         stop = threading.Event()
-        # SIGTERM ends the server as Ctrl-C does, so the socket file is removed either way
+        # SIGTERM ends the server as Ctrl-C does, so the socket file is removed either way;
+        # handled before the ready line, which tells a parent it may send it
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        print(f"listening on unix:{args.path} (Smalltalk side, backlog {args.backlog})", flush=True)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         try:
             # short waits: a signal handler then runs promptly

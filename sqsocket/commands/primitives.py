@@ -20,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "argument kinds and what it does; mark any the emulator lacks. With --profile, "
             "only those that VM's plugin exports (pharo-vm: 60)."
         ),
+        epilog="""\
+examples:
+  sqsocket primitives
+  sqsocket primitives --profile pharo-vm --json
+  sqsocket primitives --states
+  sqsocket primitives --profiles
+""",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--states", action="store_true", help="print the connection-status state table")

@@ -27,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "dialect on your own Pharo VM and image (--vm, --image), --docker --pharo in the "
             "sqsocket/pharo container."
         ),
+        epilog="""\
+examples:
+  sqsocket conformance
+  sqsocket conformance --emulator-only --profile pharo-vm --diff-only
+  sqsocket conformance --scenario resolve-path-40 --scenario resolve-path-41 --repeat 3
+  sqsocket conformance --trace resolve-path-40
+  sqsocket conformance --dialect pharo --vm ~/pharo/pharo-vm/pharo --image ~/pharo/Pharo.image
+""",
     )
     c.add_argument(
         "--profile",
@@ -81,6 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             "and Python clients against Smalltalk servers; print a table (pair, result, time). "
             "Exit 1 on any failure."
         ),
+        epilog="""\
+examples:
+  sqsocket interop
+  sqsocket interop --skip-vm --timeout 20
+  sqsocket interop --docker
+""",
     )
     i.add_argument("--docker", action="store_true", help="add the Docker rows")
     i.add_argument("--pharo", action="store_true", help="with --docker: the Pharo rows too")

@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "or the index; --write regenerates docs/primitives.md and docs/statemachine.svg "
             "from the emulator's tables, --check tells whether they are current."
         ),
+        epilog="""\
+examples:
+  sqsocket reference
+  sqsocket reference primitiveSocketSendDone
+  sqsocket reference --json primitiveResolverGetAddressInfo
+  sqsocket reference --check
+""",
     )
     p.add_argument("name", nargs="?", help="a primitive name, e.g. primitiveSocketSendDone")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -15,13 +15,8 @@ its parser type (:mod:`~sqsocket.servers.argtypes`) before anything runs.
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
 
 from sqsocket.cliparse import add_commands
 from sqsocket.servers import argtypes
@@ -34,6 +29,7 @@ from sqsocket.servers.framing import DEFAULT_MAX_FRAME, Framing
 from sqsocket.servers.netstring import NetstringServer
 from sqsocket.servers.pair import ping_pong, taco_cat
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, SocketPathError
+from sqsocket.servers.process import setup_logging, stop_on_signals
 from sqsocket.servers.stream import (
     DEFAULT_MAX_BUFFER,
     MAX_IDLE_TIMEOUT,
@@ -46,8 +42,6 @@ __all__ = ["register", "run_server"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: Upper bounds of the numeric options (a usage error beyond them).
 MAX_CLIENTS = 65536
@@ -70,44 +64,9 @@ PYTHON_ONLY_PEERCRED = (
 )
 
 
-def _setup_logging(verbose: bool) -> None:
-    """Log to stderr: connection events with --verbose, warnings always."""
-    logger = logging.getLogger("sqsocket.servers")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-
-
-@contextmanager
-def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT/SIGTERM/SIGHUP to ``stop`` while the block runs.
-
-    The handler only sets a flag and wakes the loop, so the loop's own
-    ``finally`` does the cleanup -- no KeyboardInterrupt raised at an arbitrary
-    point. Signal handlers can only be installed from the main thread; from
-    another thread (``main()`` called by a test's worker) this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_server(server: Server) -> int:
     """Bind, print the ready line, serve until a stop signal; the CLI's exit code."""
-    with _stop_on_signals(server.request_stop):
+    with stop_on_signals(server.request_stop):
         try:
             server.bind()
         except (SocketPathError, OSError, ValueError) as exc:
@@ -282,7 +241,7 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
 # -- sub-commands ----------------------------------------------------------
 
 
-#: The options each server takes beyond those all of them take (see :func:`_server_command`).
+#: The stream servers' own options (echo, netstring), beyond those every server takes.
 STREAM_OPTIONS = ("max_clients", "idle_timeout", "max_buffer", "allow_remote")
 
 
@@ -295,7 +254,7 @@ def _server_command(
 
     def command(args: argparse.Namespace) -> int:
         address = _address_from(args, inet_scheme)
-        _setup_logging(args.verbose)
+        setup_logging(args.verbose)
         return run_server(
             make(
                 address,

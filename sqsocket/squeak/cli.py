@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             "squeak-vm 4.10 has and install the headless start-up (bootstrap.st, "
             "prelude.st, SocketPrims.st, Sockets.st from images/squeak/)."
         ),
+        epilog="""\
+examples:
+  sqsocket image build
+  sqsocket image build --output /tmp/sqsocket.image
+""",
     )
     build.add_argument(
         "--source",
