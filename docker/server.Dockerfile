@@ -15,15 +15,17 @@ ARG DEBIAN_FRONTEND=noninteractive
 
 ARG PYTHON_VERSION=3.11.2-1+b1
 # Dependencies come from Debian, not PyPI: a build may reach Debian's mirror but not
-# PyPI (behind a TLS-intercepting proxy, for one). python3-construct is sqsocket's one
-# runtime dependency; setuptools builds it without an isolated (PyPI-fed) build env.
+# PyPI (behind a TLS-intercepting proxy, for one). python3-construct and python3-rich
+# are sqsocket's runtime dependencies (pyproject.toml's list); setuptools builds it
+# without an isolated (PyPI-fed) build env.
 # python3-setuptools is not pinned: it takes bookworm security updates, and a pin
 # would fail the build at the next one.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         "python3=${PYTHON_VERSION}" "python3-venv=${PYTHON_VERSION}" \
-        python3-construct=2.10.68+dfsg1-2 python3-wheel=0.38.4-2 python3-setuptools \
+        python3-construct=2.10.68+dfsg1-2 python3-rich=13.3.1-1 python3-wheel=0.38.4-2 \
+        python3-setuptools \
     && rm -rf /var/lib/apt/lists/*
 
 # A virtual environment (Debian's python3 refuses system-wide pip installs, PEP 668)
@@ -33,7 +35,13 @@ ENV PATH=${VIRTUAL_ENV}/bin:${PATH}
 WORKDIR /opt/sqsocket/src
 COPY pyproject.toml README.md ./
 COPY sqsocket/ ./sqsocket/
-RUN python3 -m venv --system-site-packages "${VIRTUAL_ENV}" \
+# bookworm's setuptools (66) predates the SPDX license string and license-files
+# (PEP 639, setuptools 77): give it the older table form; the grep fails the build
+# when pyproject.toml's line is no longer the one rewritten here.
+RUN sed -i -e 's/^license = "MIT"$/license = { text = "MIT" }/' -e '/^license-files = /d' \
+        pyproject.toml \
+    && grep -qx 'license = { text = "MIT" }' pyproject.toml \
+    && python3 -m venv --system-site-packages "${VIRTUAL_ENV}" \
     && pip install --no-cache-dir --disable-pip-version-check --no-index \
         --no-build-isolation --no-deps . \
     && pip check \

@@ -12,7 +12,7 @@ import pytest
 from sqsocket.bench.load import runner, worker
 from sqsocket.bench.load.mix import ClientKind
 from sqsocket.bench.peers import ServerProcess, socket_dir, unix_path
-from sqsocket.bench.progress import Progress
+from sqsocket.ui import Progress
 
 
 def test_a_scaled_down_load_has_no_failure_and_no_descriptor_growth() -> None:

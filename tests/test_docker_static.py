@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,18 @@ def test_compose_builds_from_the_repository_with_host_network() -> None:
         # the build's apt-get needs the mirror, and the engine has no bridge network
         assert build["network"] == "host"
         assert "BASE" in build["args"]
+
+
+def test_the_server_image_installs_every_runtime_dependency_from_debian() -> None:
+    """The image installs Debian packages only (no PyPI): one for each of pyproject's."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = {
+        re.split(r"[<>=!~;\[ ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
+    }
+    assert names >= {"construct", "rich"}
+    text = (DOCKER_DIR / "server.Dockerfile").read_text(encoding="utf-8")
+    for name in names:
+        assert f" python3-{name}=" in text, f"server.Dockerfile does not install python3-{name}"
 
 
 def test_server_dockerfile_default_matches_compose() -> None:

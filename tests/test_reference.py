@@ -185,3 +185,16 @@ def test_primitives_per_profile(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert {p["name"] for p in data} == set(PROFILES)
     assert all(set(p["flags"]) == set(flag_names()) for p in data)
+
+
+def test_primitives_states_is_the_state_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """The terminal view of the state table: the common table, one line per row."""
+    assert main(["primitives", "--states"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["event", "from", "to", "signals"]
+    assert set(lines[1]) == {"-", " "}
+    assert [line.split()[0] for line in lines[2:]] == [row.event.name for row in TABLE]
+    assert main(["primitives", "--states", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [row["event"] for row in data] == [row.event.name for row in TABLE]
+    assert data[0]["to"] == f"{TABLE[0].target.name} ({int(TABLE[0].target)})"

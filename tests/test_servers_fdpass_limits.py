@@ -127,11 +127,12 @@ def test_pending_introductions_cannot_exhaust_descriptors(sockdir: str) -> None:
 _LOW_LIMIT_SERVER = textwrap.dedent(
     """
     import os, resource, sys
-    from sqsocket.servers.cli import _setup_logging, run_server
+    from sqsocket.servers.cli import run_server
+    from sqsocket.servers.process import setup_logging
     from sqsocket.servers.echo import EchoServer
     from sqsocket.servers.fdpass import IntroductionServer
 
-    _setup_logging(False)
+    setup_logging(False)
     kind = {"intro": IntroductionServer, "echo": EchoServer}[sys.argv[1]]
     server = kind(sys.argv[2]).bind()
     # Leave room for two more descriptors: the third client makes accept() fail.

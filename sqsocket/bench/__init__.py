@@ -7,7 +7,7 @@ the measuring process's CPU on small machines. docs/performance.md explains the 
 Modules, one job each:
 
 * :mod:`.stats` -- repetitions, medians, calibration; :mod:`.results` -- rows, cells,
-  targets; :mod:`.report` -- the table and the JSON; :mod:`.settings`, :mod:`.progress`,
+  targets; :mod:`.report` -- the table and the JSON; :mod:`.settings`,
   :mod:`.pinning`, :mod:`.limits`, :mod:`.procstat` -- run settings and the machine;
 * :mod:`.workloads` -- endpoints and the client protocol; the columns: :mod:`.raw`
   (a), :mod:`.emulated` (b), :mod:`.imagelayer` (c), :mod:`.squeakvm` (d);
@@ -15,6 +15,6 @@ Modules, one job each:
   ``benchmarks/``), :mod:`.rawserver`, :mod:`.imageserver`, :mod:`.loadgen`,
   :mod:`.memprobe`;
 * the sections: :mod:`.client`, :mod:`.capacity`, :mod:`.memory`, :mod:`.growth`,
-  run by :mod:`.suite`; :mod:`.cli` is the command;
+  run by :mod:`.suite`; :mod:`.cli` is the command (progress: :class:`sqsocket.ui.Progress`);
 * :mod:`.load` -- ``sqsocket bench load``.
 """

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from sqsocket.bench import native
 from sqsocket.bench.peers import PeerKind, PeerUnavailable, ServerProcess, unix_path
-from sqsocket.bench.progress import Progress
 from sqsocket.bench.results import Cell, Row, Section, Target, Unit
 from sqsocket.bench.settings import Settings
 from sqsocket.bench.stats import Sample
+from sqsocket.ui import Progress
 
 __all__ = ["COLUMNS", "MESSAGE_SIZE", "load_command", "run_load", "run_section"]
 

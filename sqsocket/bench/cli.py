@@ -17,9 +17,9 @@ from pathlib import Path
 from sqsocket.bench import pinning, report, suite
 from sqsocket.bench.load import cli as load_cli
 from sqsocket.bench.peers import PeerUnavailable
-from sqsocket.bench.progress import Progress
 from sqsocket.bench.settings import SECTIONS, Mode, Settings
 from sqsocket.servers import argtypes
+from sqsocket.ui import Progress
 
 __all__ = ["EXAMPLES", "register"]
 
@@ -108,7 +108,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "docs/performance.md says what each row means."
         ),
         epilog=ROWS_HELP + "\n" + EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     length = bench.add_mutually_exclusive_group()
     length.add_argument(

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from sqsocket.bench import squeakvm, stats
 from sqsocket.bench.emulated import PrimitivesClient
 from sqsocket.bench.imagelayer import ImageClient
-from sqsocket.bench.progress import Progress
 from sqsocket.bench.raw import RawClient
 from sqsocket.bench.results import Cell, Row, Section, Target, Unit
 from sqsocket.bench.settings import Settings
 from sqsocket.bench.workloads import Client, Endpoint, Workload
+from sqsocket.ui import Progress
 
 __all__ = ["COLUMNS", "ROWS", "ClientRowSpec", "run_section"]
 

@@ -21,12 +21,12 @@ from sqsocket.bench import stats
 from sqsocket.bench.emulated import NET_LOCAL, PrimitivesClient, PrimitiveSocket
 from sqsocket.bench.imagelayer import ImageClient
 from sqsocket.bench.limits import nofile_limit
-from sqsocket.bench.progress import Progress
 from sqsocket.bench.raw import RawClient, open_raw
 from sqsocket.bench.results import Cell, Row, Section, Target, Unit
 from sqsocket.bench.settings import Settings
 from sqsocket.bench.workloads import Endpoint
 from sqsocket.image import Socket
+from sqsocket.ui import Progress
 
 __all__ = ["COLUMNS", "run_section"]
 

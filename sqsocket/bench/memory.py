@@ -14,10 +14,10 @@ import subprocess
 import sys
 
 from sqsocket.bench.memprobe import COLUMNS as PROBE_COLUMNS
-from sqsocket.bench.progress import Progress
 from sqsocket.bench.results import Cell, Row, Section, Target, Unit
 from sqsocket.bench.settings import Settings
 from sqsocket.bench.stats import Sample
+from sqsocket.ui import Progress
 
 __all__ = ["LABELS", "run_probe", "run_section"]
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqsocket import ui
 from sqsocket.bench.results import Cell, Row, Section, Target, Unit
 
 __all__ = ["JSON_VERSION", "Report", "format_figure", "render_table", "to_json"]
@@ -71,27 +72,33 @@ def describe_target(target: Target, row: Row) -> str:
     return f"target {target.text}: {'met' if verdict else 'NOT met'} ({shown})"
 
 
-def _cell_line(cell: Cell, row: Row, is_baseline: bool) -> str:
-    label = f"{cell.label:<38}"
+#: The columns of each row's table; fixed widths, so the rows of a report line up.
+_COLUMNS = (
+    ui.Column("column", width=38),
+    ui.Column("median", ui.Justify.RIGHT, width=10),
+    ui.Column("min–max", ui.Justify.RIGHT, width=21),
+    ui.Column("ratio", ui.Justify.RIGHT, width=8),
+    ui.Column("target, or why the figure is missing"),
+)
+
+
+def _cells(cell: Cell, row: Row, is_baseline: bool) -> tuple[str, str, str, str, str]:
     if cell.sample is None:
-        return f"    {label} missing: {cell.missing}"
+        return (cell.label, "", "", "", f"missing: {cell.missing}")
     s = cell.sample
     median = format_figure(s.median, row.unit)
     spread = f"{format_figure(s.low, row.unit)}–{format_figure(s.high, row.unit)}"
     ratio = "baseline" if is_baseline else (f"{cell.ratio:.2f}×" if cell.ratio else "n/a")
-    line = f"    {label} {median:>10}  {spread:>21}  {ratio:>8}"
-    targets = [describe_target(t, row) for t in row.targets_for(cell.column)]
-    if targets:
-        line += "   " + "; ".join(targets)
-    return line
+    targets = "; ".join(describe_target(t, row) for t in row.targets_for(cell.column))
+    return (cell.label, median, spread, ratio, targets)
 
 
 def _row_lines(row: Row) -> Iterable[str]:
-    yield f"  {row.title}  [{_unit_text(row.unit)}; {row.detail}]"
-    yield f"    {'column':<38} {'median':>10}  {'min–max':>21}  {'ratio':>8}"
-    yield _cell_line(row.baseline, row, True)
-    for cell in row.cells:
-        yield _cell_line(cell, row, False)
+    yield f"{row.title}  [{_unit_text(row.unit)}; {row.detail}]"
+    yield ui.render_table(
+        _COLUMNS,
+        [_cells(row.baseline, row, True)] + [_cells(cell, row, False) for cell in row.cells],
+    )
 
 
 def render_table(report: Report) -> str:

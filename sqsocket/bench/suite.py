@@ -19,11 +19,11 @@ from sqsocket.bench import capacity, client, growth, memory
 from sqsocket.bench.limits import raise_nofile_limit
 from sqsocket.bench.peers import PeerKind, PeerUnavailable, ServerProcess, socket_dir, unix_path
 from sqsocket.bench.pinning import Pinning
-from sqsocket.bench.progress import Progress
 from sqsocket.bench.report import Report
 from sqsocket.bench.settings import Settings
 from sqsocket.bench.workloads import Endpoint
 from sqsocket.servers.address import InetAddress
+from sqsocket.ui import Progress
 
 __all__ = ["echo_peers", "run"]
 

@@ -1,1 +1,5 @@
-"""Small sub-commands that belong to no bigger feature module."""
+"""Sub-commands that cut across features: ``demo``, ``primitives``, ``example``.
+
+A feature package's own commands live in its ``<feature>/cli.py``; every module
+that adds commands is listed in :data:`sqsocket.cli.COMMAND_MODULES`.
+"""

@@ -30,11 +30,13 @@ from typing import TextIO
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image import Image, NetworkError, UnixServer, run_workspace_example
 from sqsocket.image.workspace import DEFAULT_MESSAGE
+from sqsocket.servers import argtypes
 
 # How long any single step may take before the demo gives up.
 STEP_TIMEOUT = 5.0
 # Python clients talking to the Smalltalk-side server at the same time.
 CLIENTS = 3
+MAX_CLIENTS = 64  # more would only wait in the server's backlog
 
 
 class DemoFailed(Exception):
@@ -50,9 +52,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "workspace example against it through the emulated SocketPlugin, then serve "
             "Python clients from a Smalltalk-side Unix-domain server; print a transcript."
         ),
+        epilog="""\
+examples:
+  sqsocket demo
+  sqsocket demo --clients 8
+""",
     )
     parser.add_argument(
-        "--clients", type=int, default=CLIENTS, help=f"concurrent Python clients ({CLIENTS})"
+        "--clients",
+        type=argtypes.integer(1, MAX_CLIENTS),
+        default=CLIENTS,
+        metavar="N",
+        help=f"concurrent Python clients, 1..{MAX_CLIENTS} ({CLIENTS})",
     )
     parser.set_defaults(func=run)
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqsocket.cliparse import add_commands
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image import (
     Image,
@@ -50,16 +51,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "the image-side Socket classes on the emulated SocketPlugin, printing each step."
         ),
     )
-    kinds = example.add_subparsers(dest="example", metavar="EXAMPLE", required=True)
+    kinds = add_commands(example, "example", "EXAMPLE")
 
     workspace = kinds.add_parser(
         "workspace",
         help="the workspace example against a Unix-domain echo server",
         description=(
             "Connect to the Unix-domain socket at PATH as the Pharo workspace example does, "
-            "send the message and print the echo. Start a server first, e.g. "
-            "'sqsocket serve echo --unix /tmp/sp'."
+            "send the message and print the echo. Start a server first (see the examples)."
         ),
+        epilog="""\
+examples:
+  sqsocket serve echo --unix /tmp/sp &
+  sqsocket example workspace --path /tmp/sp
+  sqsocket example workspace --path /tmp/sp --message 'taco cat' --timeout 2
+""",
     )
     workspace.add_argument(
         "--path",
@@ -84,7 +90,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tcp.set_defaults(func=_cmd_tcp)
 
     netstring = kinds.add_parser(
-        "netstring", help="send one length-prefixed frame to a netstring server"
+        "netstring",
+        help="send one length-prefixed frame to a netstring server",
+        description="Send one u32-framed message to the netstring server at PATH and print "
+        "the frame it answers (the payload reversed).",
+        epilog="""\
+examples:
+  sqsocket serve netstring --unix /tmp/nstr.sock &
+  sqsocket example netstring --path /tmp/nstr.sock --message 'taco cat'
+""",
     )
     netstring.add_argument(
         "--path", type=argtypes.unix_path, required=True, help="socket path of a netstring server"
@@ -99,6 +113,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Listen on PATH from the image side (bind + listenWithBacklog with an address "
             "the image builds) and echo every client, until Ctrl-C or --seconds."
         ),
+        epilog="""\
+examples:
+  sqsocket example serve --path /tmp/stsrv.sock
+  sqsocket example serve --path /tmp/stsrv.sock --backlog 1 --seconds 60
+""",
     )
     serve.add_argument(
         "--path",
@@ -170,10 +189,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             server.start()
         except (NetworkError, PrimitiveFailed, ValueError) as exc:
             return _fail(exc)
-        print(f"listening on unix:{args.path} (Smalltalk side, backlog {args.backlog})", flush=True)
         stop = threading.Event()
-        # SIGTERM ends the server as Ctrl-C does, so the socket file is removed either way
+        # SIGTERM ends the server as Ctrl-C does, so the socket file is removed either way;
+        # handled before the ready line, which tells a parent it may send it
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        print(f"listening on unix:{args.path} (Smalltalk side, backlog {args.backlog})", flush=True)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         try:
             # short waits: a signal handler then runs promptly

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from sqsocket import ui
 from sqsocket.platform.profiles import PROFILES, Profile, get_profile
-from sqsocket.platform.statetable import render_markdown
+from sqsocket.platform.statetable import TABLE_HEADER, table_rows
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES
 
 
@@ -19,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "argument kinds and what it does; mark any the emulator lacks. With --profile, "
             "only those that VM's plugin exports (pharo-vm: 60)."
         ),
+        epilog="""\
+examples:
+  sqsocket primitives
+  sqsocket primitives --profile pharo-vm --json
+  sqsocket primitives --states
+  sqsocket primitives --profiles
+""",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--states", action="store_true", help="print the connection-status state table")
@@ -37,7 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.states:
-        print(render_markdown())
+        if args.json:
+            print(json.dumps([dict(zip(TABLE_HEADER, r, strict=True)) for r in table_rows()]))
+        else:
+            ui.print_table(TABLE_HEADER, table_rows())
         return 0
     if args.profiles:
         if args.json:
@@ -68,14 +79,15 @@ def run(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(rows, indent=2))
     else:
-        width = max(len(n) for n in names)
-        for name in names:
-            spec = PRIMITIVES.get(name)
-            if spec is None:
-                print(f"{name:<{width}}  MISSING")
-                continue
-            args_text = ", ".join(spec.arguments) or "-"
-            print(f"{name:<{width}}  ({args_text})  {spec.doc}")
+        ui.print_table(
+            ("primitive", "arguments", ui.Column("what it does", status=True)),
+            [
+                (name, ", ".join(PRIMITIVES[name].arguments) or "-", PRIMITIVES[name].doc)
+                if name in PRIMITIVES
+                else (name, "", "MISSING")
+                for name in names
+            ],
+        )
         whose = f"the {profile.name} SocketPlugin" if profile else "SocketPlugin.c"
         print(
             f"\n{len(names) - len(missing)} of {len(names)} primitives exported by {whose} "
@@ -99,12 +111,19 @@ def _value_text(value: object) -> str:
 
 def _print_profile(profile: Profile) -> None:
     print(f"{profile.name}: {profile.description}")
-    print(f"  stands for: {profile.stands_for}")
-    width = max(len(flag) for flag in profile.flags())
-    for flag, value in profile.flags().items():
-        source = profile.source(flag)
-        print(f"    {flag:<{width}} = {_value_text(value)}")
-        print(f"    {'':<{width}}   [{source.evidence.name.lower()}] {source.cite()}")
+    print(f"stands for: {profile.stands_for}")
+    ui.print_table(
+        ("flag", "value", "evidence", "source"),
+        [
+            (
+                flag,
+                _value_text(value),
+                profile.source(flag).evidence.name.lower(),
+                profile.source(flag).cite(),
+            )
+            for flag, value in profile.flags().items()
+        ],
+    )
 
 
 def _profile_json(profile: Profile) -> dict[str, object]:

@@ -17,12 +17,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqsocket import ui
+from sqsocket.cliparse import add_commands
 from sqsocket.dockerharness.errors import (
     BuildFailed,
     DockerHarnessError,
     DockerSDKMissing,
     NoEngine,
 )
+
+EXAMPLES = """\
+examples (in this order on a fresh machine; each reuses what is already there):
+  sqsocket docker base
+  sqsocket docker build
+  sqsocket docker run
+"""
 
 PHARO_NOTE = (
     "Pharo 13: the image is built with Pharo's zeroconf (curl https://get.pharo.org/64/130+vm), "
@@ -36,10 +45,15 @@ def register(sub: Any) -> None:
     docker = sub.add_parser(
         "docker",
         help="Smalltalk VMs in Docker containers against the Python peers",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=(
+            "Make the Debian base image (debootstrap: no registry needed), build the server "
+            "and Smalltalk images, run the interop pairs in containers. Exit status 0 when "
+            "everything asked for succeeded, 1 when something failed, 2 when no Docker engine "
+            "(or SDK) is available."
+        ),
+        epilog=EXAMPLES,
     )
-    docker.set_defaults(func=lambda args: _help(docker))
-    commands = docker.add_subparsers(dest="docker_command", metavar="SUBCOMMAND")
+    commands = add_commands(docker, "docker_command")
 
     base = commands.add_parser(
         "base", help="make the Debian base image sqsocket/base:bookworm with debootstrap"
@@ -66,7 +80,7 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--no-make-base", action="store_true", help="do not debootstrap a missing base image"
     )
-    run.add_argument("-v", "--verbose", action="store_true", help="show progress and full errors")
+    run.add_argument("-v", "--verbose", action="store_true", help="show the full errors")
     run.set_defaults(func=_cmd_run)
 
 
@@ -76,11 +90,6 @@ def _add_base_option(parser: argparse.ArgumentParser) -> None:
         metavar="IMAGE",
         help="base image for the Dockerfiles (default: sqsocket/base:bookworm if present)",
     )
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 0
 
 
 def _say(line: str) -> None:
@@ -100,10 +109,16 @@ def _cmd_base(args: argparse.Namespace) -> int:
         client = connect()
     except (NoEngine, DockerSDKMissing) as exc:
         return _engine_error(exc)
+    progress = ui.Progress()
     try:
-        result = ensure_base(
-            client, rebuild=args.rebuild, mirror=args.mirror, timeout=args.timeout, log=_say
-        )
+        with progress.step("base image (debootstrap and docker import when missing)"):
+            result = ensure_base(
+                client,
+                rebuild=args.rebuild,
+                mirror=args.mirror,
+                timeout=args.timeout,
+                log=progress.say,
+            )
     except DockerHarnessError as exc:
         print(f"sqsocket docker base: {exc}", file=sys.stderr)
         return 1
@@ -133,18 +148,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
         makers.append(("pharo", pharo_context))
     rows: list[tuple[str, str, str, str]] = []
     failed = False
+    progress = ui.Progress()
     try:
         for name, make in makers:
             started = time.monotonic()
             try:
-                built = build_image(
-                    client,
-                    make(),
-                    base=args.base,
-                    rebuild=args.rebuild,
-                    timeout=args.timeout,
-                    log=_say if args.verbose else None,
-                )
+                with progress.step(f"image {name}"):
+                    built = build_image(
+                        client,
+                        make(),
+                        base=args.base,
+                        rebuild=args.rebuild,
+                        timeout=args.timeout,
+                        log=_say if args.verbose else None,
+                    )
             except DockerHarnessError as exc:
                 failed = True
                 print(f"sqsocket docker build {name}: {exc}", file=sys.stderr)
@@ -154,7 +171,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             rows.append((name, "ok", f"{built.seconds:.1f}", f"{how} {built.tag}"))
     finally:
         client.close()
-    _table(("image", "result", "seconds", "detail"), rows)
+    _table("image", rows)
     return 1 if failed else 0
 
 
@@ -174,11 +191,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         make_base=not args.no_make_base,
         squeak_image=args.squeak_image,
-        log=_say if args.verbose else None,
+        log=ui.Progress().say,
     )
     if report.steps:
         _table(
-            ("setup step", "result", "seconds", "detail"),
+            "setup step",
             [
                 (s.name, "ok" if s.ok else "FAIL", f"{s.seconds:.1f}", s.detail)
                 for s in report.steps
@@ -186,7 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         print()
     _table(
-        ("pair", "result", "seconds", "detail"),
+        "pair",
         [(r.pair, "ok" if r.ok else "FAIL", f"{r.seconds:.1f}", r.detail) for r in report.rows],
     )
     passed = sum(row.ok for row in report.rows)
@@ -205,14 +222,14 @@ def _first(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [len(h) for h in header]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    # the last column is free text: no padding
-    widths[-1] = 0
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    print(line.rstrip())
-    print("  ".join("-" * max(w, len(h)) for h, w in zip(header, widths, strict=True)))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+def _table(first: str, rows: Sequence[tuple[str, str, str, str]]) -> None:
+    """A result table: ``first`` (what each row is), result, seconds, detail."""
+    ui.print_table(
+        (
+            first,
+            ui.Column("result", status=True),
+            ui.Column("seconds", ui.Justify.RIGHT),
+            "detail",
+        ),
+        rows,
+    )

@@ -236,6 +236,7 @@ class PairRunner:
         self, repository: str, make_context: Callable[[], BuildContext], base: str | None
     ) -> str | None:
         started = time.monotonic()
+        self.say(f"image {repository}: building, or reusing one of the same context")
         try:
             built: BuiltImage = build_image(self.client, make_context(), base=base, log=None)
         except DockerHarnessError as exc:

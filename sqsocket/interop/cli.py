@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
+from sqsocket.ui import Progress
 
 if TYPE_CHECKING:
     from sqsocket.interop.vm_run import VMCommand
@@ -26,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "dialect on your own Pharo VM and image (--vm, --image), --docker --pharo in the "
             "sqsocket/pharo container."
         ),
+        epilog="""\
+examples:
+  sqsocket conformance
+  sqsocket conformance --emulator-only --profile pharo-vm --diff-only
+  sqsocket conformance --scenario resolve-path-40 --scenario resolve-path-41 --repeat 3
+  sqsocket conformance --trace resolve-path-40
+  sqsocket conformance --dialect pharo --vm ~/pharo/pharo-vm/pharo --image ~/pharo/Pharo.image
+""",
     )
     c.add_argument(
         "--profile",
@@ -80,6 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             "and Python clients against Smalltalk servers; print a table (pair, result, time). "
             "Exit 1 on any failure."
         ),
+        epilog="""\
+examples:
+  sqsocket interop
+  sqsocket interop --skip-vm --timeout 20
+  sqsocket interop --docker
+""",
     )
     i.add_argument("--docker", action="store_true", help="add the Docker rows")
     i.add_argument("--pharo", action="store_true", help="with --docker: the Pharo rows too")
@@ -139,11 +154,8 @@ def run_conformance_command(args: argparse.Namespace) -> int:
     if args.trace is not None:
         return _trace_command(args, scenarios[0], vm_run)
 
-    print(f"running {len(scenarios)} scenarios ...", file=sys.stderr, flush=True)
-
-    def progress(text: str) -> None:
-        print(f"  {text}", file=sys.stderr, flush=True)
-
+    progress = Progress()
+    progress.say(f"{len(scenarios)} scenarios")
     report = run_conformance(args.profile, scenarios, vm_run, args.repeat, progress)
     diffs = report.differences()
     broken = report.broken()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sqsocket import ui
 from sqsocket.interop.dsl import Scenario
 from sqsocket.interop.emulator_run import EmulatorRunner, Lines
 from sqsocket.interop.fixtures import Fixture
@@ -101,9 +102,16 @@ class Report:
         return bool(self.differences() or self.broken() or self.unstable() or vm_error)
 
     def table(self, width: int = 48) -> str:
-        """Side-by-side: each scenario's recorded steps, emulator | vm, differences marked."""
+        """Side-by-side: each scenario's recorded steps, emulator | vm, differences marked
+        (``≠``); a cell is cut at ``width`` characters."""
         broken = self.broken()
         unstable = self.unstable()
+        columns = (
+            ui.Column(""),
+            ui.Column("step", ui.Justify.RIGHT, width=4),
+            ui.Column("emulator", width=width),
+            ui.Column("vm" if self.vm is None else self.vm.name, max_width=width),
+        )
         out = [f"profile {self.profile}: {len(self.scenarios)} scenarios"]
         for sc in self.scenarios:
             em = _by_step(self.normalized(self.emulator, sc.name))
@@ -121,10 +129,18 @@ class Report:
                 out.append(f"  !! {reason}")
             if sc.name in unstable:
                 out.append(f"  !! output varied between runs on: {', '.join(unstable[sc.name])}")
-            for step in sorted(set(em) | set(vm), key=_step_key):
-                a, b = em.get(step, "-"), vm.get(step, "-")
-                flag = "  " if a == b or self.vm is None else "≠ "
-                out.append(f"  {flag}{step:>3}  {_clip(a, width):<{width}}  {_clip(b, width)}")
+            steps = sorted(set(em) | set(vm), key=_step_key)
+            cells = [(em.get(step, "-"), vm.get(step, "-")) for step in steps]
+            out.append(
+                ui.render_table(
+                    columns,
+                    [
+                        ("" if a == b or self.vm is None else "≠", step, a, b)
+                        for step, (a, b) in zip(steps, cells, strict=True)
+                    ],
+                    show_header=False,
+                )
+            )
         return "\n".join(out)
 
 
@@ -140,12 +156,7 @@ def _step_key(step: str) -> tuple[int, str]:
     return (int(step), "") if step.isdigit() else (10**9, step)
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 VMRun = Callable[[Fixture, Sequence[Scenario]], SideResult]
-Progress = Callable[[str], None]
 
 
 def run_emulator(fx: Fixture, profile: Profile, scenarios: Sequence[Scenario]) -> SideResult:
@@ -167,22 +178,22 @@ def run_conformance(
     scenarios: Sequence[Scenario] = SCENARIOS,
     vm_run: VMRun | None = None,
     repeat: int = 1,
-    progress: Progress | None = None,
+    progress: ui.Progress | None = None,
 ) -> Report:
-    """Run the scenarios on the emulator and, when ``vm_run`` is given, on the real VM."""
+    """Run the scenarios on the emulator and, when ``vm_run`` is given, on the real VM;
+    ``progress`` shows each run of each side as it starts."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
+    steps = progress if progress is not None else ui.Progress(enabled=False)
     emulator_runs: list[SideResult] = []
     vm_runs: list[SideResult] = []
     with Fixture() as fx:
         for n in range(max(1, repeat)):
-            if progress is not None:
-                progress(f"run {n + 1}/{repeat}: emulator")
-            emulator_runs.append(run_emulator(fx, prof, scenarios))
+            with steps.step(f"run {n + 1}/{repeat}: the emulator, profile {prof.name}"):
+                emulator_runs.append(run_emulator(fx, prof, scenarios))
             fx.reset_paths()
             if vm_run is not None:
-                if progress is not None:
-                    progress(f"run {n + 1}/{repeat}: squeak-vm")
-                vm_runs.append(vm_run(fx, scenarios))
+                with steps.step(f"run {n + 1}/{repeat}: the VM"):
+                    vm_runs.append(vm_run(fx, scenarios))
                 fx.reset_paths()
         return Report(
             prof.name,

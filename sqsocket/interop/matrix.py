@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from sqsocket import ui
+
 HELLO = b"Hello, from Smalltalk!"
 
 
@@ -204,21 +206,32 @@ VM_ROWS: tuple[tuple[str, Callable[[float], str]], ...] = (
 )
 
 
-def rows(include_vm: bool = True, timeout: float = 60.0) -> list[Row]:
+def rows(
+    include_vm: bool = True, timeout: float = 60.0, progress: ui.Progress | None = None
+) -> list[Row]:
+    """Run the matrix's rows in order; ``progress`` shows each as it starts."""
     selected = list(EMULATOR_ROWS) + (list(VM_ROWS) if include_vm else [])
-    return [_timed(pair, partial(fn, timeout)) for pair, fn in selected]
+    steps = progress if progress is not None else ui.Progress(enabled=False)
+    out = []
+    for pair, fn in selected:
+        with steps.step(pair):
+            out.append(_timed(pair, partial(fn, timeout)))
+    return out
 
 
 def render(table: list[Row]) -> str:
-    width = max(len(r.pair) for r in table) if table else 10
-    lines = [f"{'pair':<{width}}  result  {'time':>7}  detail", "-" * (width + 40)]
-    for r in table:
-        lines.append(
-            f"{r.pair:<{width}}  {'ok' if r.ok else 'FAIL':<6}  {r.seconds:>6.2f}s  {r.detail}"
-        )
+    """The matrix as a table (pair, result, seconds, detail) and a count line."""
+    text = ui.render_table(
+        (
+            "pair",
+            ui.Column("result", status=True),
+            ui.Column("seconds", ui.Justify.RIGHT),
+            "detail",
+        ),
+        [(r.pair, "ok" if r.ok else "FAIL", f"{r.seconds:.2f}", r.detail) for r in table],
+    )
     failed = sum(not r.ok for r in table)
-    lines.append(f"\n{len(table) - failed} ok, {failed} failed")
-    return "\n".join(lines)
+    return f"{text}\n\n{len(table) - failed} ok, {failed} failed"
 
 
 def run_matrix(args: argparse.Namespace) -> int:
@@ -239,16 +252,16 @@ def run_matrix(args: argparse.Namespace) -> int:
         from sqsocket.squeak.builder import ensure_image
 
         ensure_image()  # builds the headless image if it is missing or stale
-    table = rows(include_vm, args.timeout)
+    progress = ui.Progress()
+    table = rows(include_vm, args.timeout, progress)
     if args.docker:
         from sqsocket.dockerharness.interop import docker_rows
 
-        def log(msg: str) -> None:
-            print(msg, file=sys.stderr, flush=True)
-
         table += [
             Row(r.pair, r.ok, r.seconds, r.detail)
-            for r in docker_rows(pharo=args.pharo, base=args.base, timeout=args.timeout, log=log)
+            for r in docker_rows(
+                pharo=args.pharo, base=args.base, timeout=args.timeout, log=progress.say
+            )
         ]
     print(render(table))
     return 0 if all(r.ok for r in table) else 1

@@ -238,12 +238,26 @@ def _sources_text(row: Transition) -> str:
     return ", ".join(s.name for s in sorted(row.sources))
 
 
-def render_markdown() -> str:
-    """The table as Markdown, for ``sqsocket primitives --states`` and docs."""
-    lines = ["| event | from | to | signals | where (sqUnixSocket.c) |", "|---|---|---|---|---|"]
-    for row in TABLE:
-        lines.append(
-            f"| {row.event.name} | {_sources_text(row)} | {row.target.name} ({int(row.target)}) "
-            f"| {row.notify.value} | {row.where} |"
+#: The columns of :func:`table_rows`.
+TABLE_HEADER = ("event", "from", "to", "signals", "where (sqUnixSocket.c)")
+
+
+def table_rows() -> list[tuple[str, str, str, str, str]]:
+    """The table as text cells under :data:`TABLE_HEADER`, one row per transition."""
+    return [
+        (
+            row.event.name,
+            _sources_text(row),
+            f"{row.target.name} ({int(row.target)})",
+            row.notify.value,
+            row.where,
         )
+        for row in TABLE
+    ]
+
+
+def render_markdown() -> str:
+    """The table as Markdown, for the docs (docs/primitives.md)."""
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|---" * len(TABLE_HEADER) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table_rows()]
     return "\n".join(lines)

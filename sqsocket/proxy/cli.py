@@ -11,29 +11,26 @@ socket), exit status 1.
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
 import textwrap
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from sqsocket.proxy.faults import Fault, FaultError
 from sqsocket.proxy.relay import DumpError, Proxy, stream_address
 from sqsocket.proxy.spec import faults_help, parse_fault
+from sqsocket.servers import argtypes
 from sqsocket.servers.address import Address
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, SocketPathError
+from sqsocket.servers.process import setup_logging, stop_on_signals
 
 __all__ = ["register"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+MAX_CONNECT_TIMEOUT = 3600.0
+MAX_SEED = (1 << 64) - 1
 
 EXAMPLES = """\
 examples:
@@ -78,65 +75,9 @@ def _fault_type(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _octal_mode(text: str) -> int:
-    try:
-        mode = int(text.removeprefix("0o"), 8)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r}") from None
-    if not 0 <= mode <= 0o777:
-        raise argparse.ArgumentTypeError(f"mode out of range 000..777: {text!r}")
-    return mode
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:  # also refuses nan (every comparison with it is false)
-        raise argparse.ArgumentTypeError(f"seconds must be more than 0 and at most 3600: {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
-@contextmanager
-def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM/SIGHUP ask the loop to stop, so its own cleanup runs (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _setup_logging(verbose: bool) -> None:
-    """Connection events to stderr with --verbose (the Server base logs them)."""
-    logger = logging.getLogger("sqsocket.servers")
-    if verbose and not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel(logging.INFO)
-
-
 def _cmd_proxy(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.proxy_parser
-    _setup_logging(args.verbose)
+    setup_logging(args.verbose)
     try:
         proxy = Proxy(
             args.upstream,
@@ -150,7 +91,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:  # FaultError: two faults of a kind on one direction
         _usage_error(parser, str(exc))
-    with _stop_on_signals(proxy.request_stop):
+    with stop_on_signals(proxy.request_stop):
         try:
             proxy.bind()
         except DumpError as exc:
@@ -190,7 +131,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "stops it and removes the socket file it made. Directions: up = client -> "
             "upstream, down = upstream -> client, both (the default) = each of them."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=ADDRESSES
         + "\nfaults, --fault [up|down|both:]NAME[:PARAM=VALUE,...] (repeatable):\n"
         + _wrapped_faults_help()
@@ -224,20 +164,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--mode",
-        type=_octal_mode,
+        type=argtypes.octal_mode,
         default=DEFAULT_SOCKET_MODE,
         metavar="OCTAL",
         help="permissions of a LISTEN socket file (default: 600)",
     )
     parser.add_argument(
-        "--seed", type=_seed, metavar="N", help="seed for the latency jitter (reproducible runs)"
+        "--seed",
+        type=argtypes.integer(0, MAX_SEED),
+        metavar="N",
+        help=f"seed for the latency jitter, 0..{MAX_SEED} (reproducible runs)",
     )
     parser.add_argument(
         "--connect-timeout",
-        type=_seconds,
+        type=argtypes.seconds(MAX_CONNECT_TIMEOUT),
         default=5.0,
         metavar="SECONDS",
-        help="give up connecting upstream after this long (default 5)",
+        help="give up connecting upstream after this long (above 0, at most "
+        f"{MAX_CONNECT_TIMEOUT:g}; default 5)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
     parser.set_defaults(func=_cmd_proxy, proxy_parser=parser)

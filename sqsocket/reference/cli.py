@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from sqsocket import ui
 from sqsocket.plugin import EXPORTED_PRIMITIVES
 
 
@@ -30,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "or the index; --write regenerates docs/primitives.md and docs/statemachine.svg "
             "from the emulator's tables, --check tells whether they are current."
         ),
+        epilog="""\
+examples:
+  sqsocket reference
+  sqsocket reference primitiveSocketSendDone
+  sqsocket reference --json primitiveResolverGetAddressInfo
+  sqsocket reference --check
+""",
     )
     p.add_argument("name", nargs="?", help="a primitive name, e.g. primitiveSocketSendDone")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -101,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print(render_entry(entry(args.name)))
         return 0
     all_entries = entries()
-    width = max(len(e.name) for e in all_entries)
-    for e in all_entries:
-        print(f"{e.name:<{width}}  {e.summary}")
+    ui.print_table(("primitive", "what it does"), [(e.name, e.summary) for e in all_entries])
     print(f"\n{len(all_entries)} primitives; sqsocket reference NAME for one entry")
     return 0
 

@@ -15,14 +15,10 @@ its parser type (:mod:`~sqsocket.servers.argtypes`) before anything runs.
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
 
+from sqsocket.cliparse import add_commands
 from sqsocket.servers import argtypes
 from sqsocket.servers.address import AbstractAddress, Address, InetAddress, UnixAddress
 from sqsocket.servers.base import Server
@@ -33,6 +29,7 @@ from sqsocket.servers.framing import DEFAULT_MAX_FRAME, Framing
 from sqsocket.servers.netstring import NetstringServer
 from sqsocket.servers.pair import ping_pong, taco_cat
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, SocketPathError
+from sqsocket.servers.process import setup_logging, stop_on_signals
 from sqsocket.servers.stream import (
     DEFAULT_MAX_BUFFER,
     MAX_IDLE_TIMEOUT,
@@ -45,8 +42,6 @@ __all__ = ["register", "run_server"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: Upper bounds of the numeric options (a usage error beyond them).
 MAX_CLIENTS = 65536
@@ -69,44 +64,9 @@ PYTHON_ONLY_PEERCRED = (
 )
 
 
-def _setup_logging(verbose: bool) -> None:
-    """Log to stderr: connection events with --verbose, warnings always."""
-    logger = logging.getLogger("sqsocket.servers")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-
-
-@contextmanager
-def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT/SIGTERM/SIGHUP to ``stop`` while the block runs.
-
-    The handler only sets a flag and wakes the loop, so the loop's own
-    ``finally`` does the cleanup -- no KeyboardInterrupt raised at an arbitrary
-    point. Signal handlers can only be installed from the main thread; from
-    another thread (``main()`` called by a test's worker) this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run_server(server: Server) -> int:
     """Bind, print the ready line, serve until a stop signal; the CLI's exit code."""
-    with _stop_on_signals(server.request_stop):
+    with stop_on_signals(server.request_stop):
         try:
             server.bind()
         except (SocketPathError, OSError, ValueError) as exc:
@@ -281,74 +241,32 @@ def _add_stream_options(parser: argparse.ArgumentParser) -> None:
 # -- sub-commands ----------------------------------------------------------
 
 
-def _cmd_echo(args: argparse.Namespace) -> int:
-    address = _address_from(args, "tcp")
-    _setup_logging(args.verbose)
-    return run_server(
-        EchoServer(
-            address,
-            max_clients=args.max_clients,
-            idle_timeout=args.idle_timeout,
-            max_buffer=args.max_buffer,
-            allow_remote=args.allow_remote,
-            verbose=args.verbose,
-            mode=_mode(args),
-            insecure_dir=args.insecure_dir,
-            allow_uids=_uids(args),
+#: The stream servers' own options (echo, netstring), beyond those every server takes.
+STREAM_OPTIONS = ("max_clients", "idle_timeout", "max_buffer", "allow_remote")
+
+
+def _server_command(
+    make: Callable[..., Server], inet_scheme: str | None, *options: str
+) -> Callable[[argparse.Namespace], int]:
+    """The sub-command running ``make(address, ...)``: the address from the options
+    (``inet_scheme``: ``tcp``, ``udp`` or None for Unix-domain only), the named
+    ``options`` as keyword arguments, plus those every server takes."""
+
+    def command(args: argparse.Namespace) -> int:
+        address = _address_from(args, inet_scheme)
+        setup_logging(args.verbose)
+        return run_server(
+            make(
+                address,
+                verbose=args.verbose,
+                mode=_mode(args),
+                insecure_dir=args.insecure_dir,
+                allow_uids=_uids(args),
+                **{name: getattr(args, name) for name in options},
+            )
         )
-    )
 
-
-def _cmd_netstring(args: argparse.Namespace) -> int:
-    address = _address_from(args, "tcp")
-    _setup_logging(args.verbose)
-    return run_server(
-        NetstringServer(
-            address,
-            framing=args.framing,
-            max_frame=args.max_frame,
-            max_clients=args.max_clients,
-            idle_timeout=args.idle_timeout,
-            max_buffer=args.max_buffer,
-            allow_remote=args.allow_remote,
-            verbose=args.verbose,
-            mode=_mode(args),
-            insecure_dir=args.insecure_dir,
-            allow_uids=_uids(args),
-        )
-    )
-
-
-def _cmd_dgram(args: argparse.Namespace) -> int:
-    address = _address_from(args, "udp")
-    _setup_logging(args.verbose)
-    return run_server(
-        DatagramEchoServer(
-            address,
-            allow_remote=args.allow_remote,
-            verbose=args.verbose,
-            mode=_mode(args),
-            insecure_dir=args.insecure_dir,
-            allow_uids=_uids(args),
-        )
-    )
-
-
-def _cmd_intro(args: argparse.Namespace) -> int:
-    address = _address_from(args, None)
-    _setup_logging(args.verbose)
-    return run_server(
-        IntroductionServer(
-            address,
-            max_clients=args.max_clients,
-            max_pending=args.max_pending,
-            max_pending_per_peer=args.max_pending_per_peer,
-            verbose=args.verbose,
-            mode=_mode(args),
-            insecure_dir=args.insecure_dir,
-            allow_uids=_uids(args),
-        )
-    )
+    return command
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
@@ -384,8 +302,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Run one of the Python peers. Each prints 'listening on <address>' once bound, "
             "serves until Ctrl-C or SIGTERM, then removes the socket file it created."
         ),
+        epilog="""\
+examples:
+  sqsocket serve echo --unix /tmp/sp
+  sqsocket serve echo --tcp 127.0.0.1:0 --max-clients 100 --idle-timeout 30
+  sqsocket serve echo --abstract-padded sqsocket-echo --allow-uid 10001
+  sqsocket serve netstring --unix /tmp/nstr.sock --framing netstring
+  sqsocket serve dgram --udp
+  sqsocket serve dgram --unix /tmp/dgram.sock
+  sqsocket serve intro --unix /tmp/intro.sock --max-clients 8
+  sqsocket serve pair --message 'taco cat'
+""",
     )
-    kinds = serve.add_subparsers(dest="server", metavar="SERVER", required=True)
+    kinds = add_commands(serve, "server", "SERVER")
 
     echo = kinds.add_parser("echo", help="stream echo server (Unix path, abstract name, TCP)")
     where = echo.add_mutually_exclusive_group(required=True)
@@ -393,7 +322,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_inet_option(where, "tcp")
     _add_stream_options(echo)
     _add_common(echo)
-    echo.set_defaults(func=_cmd_echo, parser_=echo)
+    echo.set_defaults(func=_server_command(EchoServer, "tcp", *STREAM_OPTIONS), parser_=echo)
 
     dgram = kinds.add_parser("dgram", help="datagram echo server (UDP, Unix datagram)")
     where = dgram.add_mutually_exclusive_group(required=True)
@@ -401,7 +330,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_inet_option(where, "udp")
     dgram.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
     _add_common(dgram)
-    dgram.set_defaults(func=_cmd_dgram, parser_=dgram)
+    dgram.set_defaults(
+        func=_server_command(DatagramEchoServer, "udp", "allow_remote"), parser_=dgram
+    )
 
     net = kinds.add_parser(
         "netstring",
@@ -432,7 +363,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_stream_options(net)
     _add_common(net)
-    net.set_defaults(func=_cmd_netstring, parser_=net)
+    net.set_defaults(
+        func=_server_command(NetstringServer, "tcp", "framing", "max_frame", *STREAM_OPTIONS),
+        parser_=net,
+    )
 
     pair = kinds.add_parser(
         "pair",
@@ -486,4 +420,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "quarter of --max-pending, at most 64)",
     )
     _add_common(intro)
-    intro.set_defaults(func=_cmd_intro, parser_=intro)
+    intro.set_defaults(
+        func=_server_command(
+            IntroductionServer, None, "max_clients", "max_pending", "max_pending_per_peer"
+        ),
+        parser_=intro,
+    )

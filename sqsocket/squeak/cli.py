@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
+from sqsocket.cliparse import add_commands
 from sqsocket.squeak import builder, paths, runner
 
 
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="build the headless Squeak image the real VM runs",
         description="Build the headless image from the Mini Squeak 2.2 image.",
     )
-    image_sub = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
+    image_sub = add_commands(image, "image_command")
     build = image_sub.add_parser(
         "build",
         help="build var/squeak/sqsocket.image",
@@ -25,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             "squeak-vm 4.10 has and install the headless start-up (bootstrap.st, "
             "prelude.st, SocketPrims.st, Sockets.st from images/squeak/)."
         ),
+        epilog="""\
+examples:
+  sqsocket image build
+  sqsocket image build --output /tmp/sqsocket.image
+""",
     )
     build.add_argument(
         "--source",
@@ -40,14 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where to write the image (default: $SQSOCKET_IMAGE or var/squeak/sqsocket.image)",
     )
     build.set_defaults(func=_cmd_image_build)
-    image.set_defaults(func=lambda args: _usage(image))
 
     vm = sub.add_parser(
         "vm",
         help="run Smalltalk scripts in Debian's squeak-vm",
         description="Run Smalltalk scripts in the real Squeak VM, headless.",
     )
-    vm_sub = vm.add_subparsers(dest="vm_command", metavar="SUBCOMMAND")
+    vm_sub = add_commands(vm, "vm_command")
     run = vm_sub.add_parser(
         "run",
         help="file in a chunk-format script and exit",
@@ -59,6 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "also ends a SIGSEGV with); a crash is reported on stderr with the signal, "
             "after the VM's last output."
         ),
+        epilog="""\
+examples (the scripts are in images/squeak/):
+  sqsocket serve echo --unix /tmp/sp &
+  sqsocket serve netstring --unix /tmp/nstr.sock &
+  sqsocket vm run images/squeak/workspace.st /tmp/sp
+  sqsocket vm run --timeout 10 images/squeak/netstring_client.st /tmp/nstr.sock
+""",
     )
     run.add_argument("--vm", help="squeakvm binary (default: Debian's, then PATH)")
     run.add_argument("--image", type=Path, help="headless image (default: as image build)")
@@ -68,12 +81,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("script", type=Path, metavar="SCRIPT")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     run.set_defaults(func=_cmd_vm_run)
-    vm.set_defaults(func=lambda args: _usage(vm))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _cmd_image_build(args: argparse.Namespace) -> int:
@@ -92,6 +99,18 @@ def _cmd_image_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_bytes(stream: TextIO, data: bytes) -> None:
+    """Write ``data`` to ``stream``'s byte layer unchanged (after what its text layer
+    holds); a stream with no byte layer gets the bytes as UTF-8 text."""
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode("utf-8", "replace"))
+    else:
+        buffer.write(data)
+        buffer.flush()
+
+
 def _cmd_vm_run(args: argparse.Namespace) -> int:
     try:
         result = runner.run_script(
@@ -100,9 +119,9 @@ def _cmd_vm_run(args: argparse.Namespace) -> int:
     except runner.SqueakVMError as exc:
         print(f"sqsocket vm run: {exc}", file=sys.stderr)
         return 1
-    sys.stdout.write(result.stdout)
-    sys.stdout.flush()
-    sys.stderr.write(result.stderr)
+    # the VM's bytes as it wrote them: its strings need not be UTF-8
+    _write_bytes(sys.stdout, result.stdout_bytes)
+    _write_bytes(sys.stderr, result.stderr_bytes)
     if result.timed_out:
         print(
             f"sqsocket vm run: killed after {args.timeout:g} s (output so far above)",

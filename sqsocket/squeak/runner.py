@@ -89,16 +89,27 @@ class VMResult:
     ``exit_status`` is shell-style: a VM killed by signal N reports 128+N (143 for a
     script error, 137 when killed at the timeout, 134 for a crash). ``killed_by`` is
     the signal that ended the VM when the runner did not send it (a timeout kill is
-    ``timed_out``, not ``killed_by``).
+    ``timed_out``, not ``killed_by``). The output is kept as the VM wrote it, bytes
+    (``stdout_bytes``; the image's strings are Latin-1 or whatever it chose, not
+    UTF-8); ``stdout`` and ``stderr`` are those bytes as UTF-8 text, undecodable bytes
+    replaced, for matching and messages.
     """
 
     exit_status: int
-    stdout: str
-    stderr: str
+    stdout_bytes: bytes
+    stderr_bytes: bytes
     elapsed: float  # seconds from start to exit
     timed_out: bool
     command: tuple[str, ...]
     killed_by: int | None = None
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode("utf-8", "replace")
 
     @property
     def ok(self) -> bool:
@@ -218,8 +229,8 @@ def run_script(
             proc.wait(timeout=10)
     return VMResult(
         exit_status=_shell_status(proc.returncode),
-        stdout=out.decode("utf-8", "replace"),
-        stderr=err.decode("utf-8", "replace"),
+        stdout_bytes=out,
+        stderr_bytes=err,
         elapsed=time.perf_counter() - started,
         timed_out=timed_out,
         command=tuple(command),
@@ -249,8 +260,8 @@ class VMProcess:
             cwd=cwd,
             start_new_session=True,
         )
-        self._stdout: list[str] = []
-        self._stderr: list[str] = []
+        self._stdout: list[bytes] = []
+        self._stderr: list[bytes] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._readers = [
@@ -263,12 +274,11 @@ class VMProcess:
         self._timed_out = False
         self._killed_here = False  # kill() or the timeout in finish() ended it
 
-    def _pump(self, stream: IO[bytes], sink: list[str], feed: bool) -> None:
+    def _pump(self, stream: IO[bytes], sink: list[bytes], feed: bool) -> None:
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            sink.append(line)
+            sink.append(raw)
             if feed:
-                self._lines.put(line)
+                self._lines.put(raw.decode("utf-8", "replace"))
         if feed:
             self._lines.put(None)  # end of stdout
 
@@ -299,8 +309,8 @@ class VMProcess:
     def _waiting_error(self, prefix: str, why: str) -> TimeoutError:
         return TimeoutError(
             f"waiting for a line {prefix!r} from the VM: {why}\n"
-            f"--- stdout ---\n{''.join(self._stdout)}"
-            f"--- stderr ---\n{''.join(self._stderr)}"
+            f"--- stdout ---\n{b''.join(self._stdout).decode('utf-8', 'replace')}"
+            f"--- stderr ---\n{b''.join(self._stderr).decode('utf-8', 'replace')}"
         )
 
     def finish(self, timeout: float) -> VMResult:
@@ -316,8 +326,8 @@ class VMProcess:
             reader.join(timeout=10)
         return VMResult(
             exit_status=_shell_status(self._proc.returncode),
-            stdout="".join(self._stdout),
-            stderr="".join(self._stderr),
+            stdout_bytes=b"".join(self._stdout),
+            stderr_bytes=b"".join(self._stderr),
             elapsed=time.perf_counter() - self.started,
             timed_out=self._timed_out,
             command=self.command,

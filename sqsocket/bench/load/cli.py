@@ -7,9 +7,9 @@ import json
 import sys
 
 from sqsocket.bench.load.runner import LoadSettings, format_outcome, run
-from sqsocket.bench.progress import Progress
 from sqsocket.servers import argtypes
 from sqsocket.servers.stream import DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER
+from sqsocket.ui import Progress
 
 __all__ = ["EXAMPLES", "register"]
 
@@ -75,7 +75,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "growth and the memory stayed within the bound; 1 otherwise."
         ),
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument(
         "--clients",

@@ -35,8 +35,8 @@ from sqsocket.bench.limits import raise_nofile_limit
 from sqsocket.bench.load.mix import ClientKind, Mix
 from sqsocket.bench.load.worker import DRAIN_TIMEOUT, Tally
 from sqsocket.bench.peers import ServerProcess, socket_dir, unix_path
-from sqsocket.bench.progress import Progress
 from sqsocket.servers.address import InetAddress
+from sqsocket.ui import Progress
 
 __all__ = [
     "PER_CONNECTION_ALLOWANCE",

@@ -18,6 +18,14 @@ from sqsocket.tracing import PollFilter, Tracer, tracing
 #: The sub-commands that run on the image layer, and so can be traced.
 TRACEABLE = ("example", "demo")
 
+EXAMPLES = """\
+examples:
+  sqsocket trace -- demo
+  sqsocket trace --json --polls busy -- demo
+  sqsocket serve echo --unix /tmp/sp &
+  sqsocket trace --output /tmp/trace.txt -- example workspace --path /tmp/sp
+"""
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -27,13 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Run an image-layer command (sqsocket example ..., sqsocket demo) in this process "
             "with a primitive trace: every call with its arguments and its answer or failure, "
             "the socket state transitions, semaphore signals and polls, timestamped on the VM "
-            "clock. Examples: 'sqsocket trace -- demo', "
-            "'sqsocket trace --json --polls busy -- demo'."
+            "clock. With --json and no --output, stdout carries only the JSON lines: the "
+            "command's own output goes to stderr."
         ),
-        epilog=(
-            "With --json and no --output, stdout carries only the JSON lines: the command's "
-            "own output goes to stderr."
-        ),
+        epilog=EXAMPLES,
     )
     parser.add_argument("--json", action="store_true", help="write JSON lines, not text")
     parser.add_argument(
@@ -67,10 +72,8 @@ def run(args: argparse.Namespace) -> int:
     # sqsocket.cli lists this module: import it only when a command runs
     from sqsocket.cli import build_parser
 
-    inner = build_parser().parse_args(argv)  # a bad command line exits 2 with its usage
-    func = getattr(inner, "func", None)
-    if func is None:
-        parser.error(f"'{' '.join(argv)}' runs nothing")
+    # a bad command line, or a group without its sub-command, exits 2 with its usage
+    inner = build_parser().parse_args(argv)
     out: IO[str]
     if args.output is not None:
         try:
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     tracer = Tracer(out, json=args.json, polls=args.polls)
     try:
         with redirect, tracing(tracer):
-            return int(func(inner) or 0)
+            return int(inner.func(inner) or 0)
     finally:
         tracer.close()
         if out is not sys.stdout:
