@@ -10,7 +10,7 @@ from pathlib import Path
 import netguard
 import netns
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from plugin_support import Harness, fd_leak_guard
 from squeak_support import require_source_image, require_vm
 
@@ -19,9 +19,11 @@ from sqsocket.squeak.builder import build_image
 
 # Hypothesis budgets for the fuzz and stateful suites (tests/test_fuzz_primitives.py,
 # tests/test_stateful_plugin.py). "ci", the default, is what `make test` runs:
-# derandomized (the same examples every run, no example database) and sized so the
-# two suites make well over 10,000 primitive calls in some 30 s; "long" is for a
-# deliberate hunt: `pytest tests/test_fuzz_primitives.py --hypothesis-profile=long`.
+# derandomized (the same examples every run, no example database), sized so the two
+# suites make well over 10,000 primitive calls in some 30 s, and without the shrink
+# phase (every example builds sockets: shrinking one failure can take minutes; the
+# report still shows the failing example and its blob). "long" is for a deliberate
+# hunt, random and shrinking: `pytest tests/test_fuzz_primitives.py --hypothesis-profile=long`.
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(
     "ci",
@@ -31,6 +33,7 @@ settings.register_profile(
     database=None,
     deadline=None,
     print_blob=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=_HEALTH,
 )
 settings.register_profile(
@@ -50,6 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # the session's network guard (issue 10, #9) and the network-namespace runner
     config.pluginmanager.register(netguard, "sqsocket-netguard")
     config.pluginmanager.register(netns, "sqsocket-netns")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many primitive calls the fuzz and stateful suites made (if they ran)."""
+    from fuzz_support import CALLS
+
+    if CALLS.by_suite:
+        counts = ", ".join(f"{suite} {n}" for suite, n in sorted(CALLS.by_suite.items()))
+        terminalreporter.write_line(f"primitive calls: {counts}")
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ import pytest
 
 from sqsocket.platform import libc
 
-__all__ = ["Violation", "expect_violations", "violations"]
+__all__ = ["Violation", "expect_violations", "rules", "violations"]
 
 HOSTS_FILE = "/etc/hosts"
 # glibc's resolver refuses to build a query for a name with a label longer than this
@@ -186,6 +186,14 @@ _recorded: list[Violation] = []
 _expected: list[list[Violation]] = []
 _current_test = ""
 _rules: _Rules | None = None
+
+
+def rules() -> _Rules:
+    """The guard's judgement of what stays on this machine (for generators of test input)."""
+    global _rules
+    if _rules is None:
+        _rules = _Rules()
+    return _rules
 
 
 def violations() -> list[Violation]:
@@ -371,10 +379,8 @@ def _uninstall() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _rules
-    _rules = _Rules()
-    if not _rules.isolated:
-        _install(_rules)
+    if not rules().isolated:
+        _install(rules())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
