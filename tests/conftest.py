@@ -61,7 +61,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
     if CALLS.by_suite:
         counts = ", ".join(f"{suite} {n}" for suite, n in sorted(CALLS.by_suite.items()))
-        terminalreporter.write_line(f"primitive calls: {counts}")
+        fuzzed = sum(n for suite, n in CALLS.by_suite.items() if "set-up" not in suite)
+        terminalreporter.write_line(f"primitive calls: {fuzzed} fuzzed and stateful ({counts})")
 
 
 @pytest.fixture(scope="session")
