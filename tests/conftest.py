@@ -7,12 +7,62 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import netguard
+import netns
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 from plugin_support import Harness, fd_leak_guard
 from squeak_support import require_source_image, require_vm
 
 from sqsocket.platform.profiles import DEFAULT_PROFILE
 from sqsocket.squeak.builder import build_image
+
+# Hypothesis budgets for the fuzz and stateful suites (tests/test_fuzz_primitives.py,
+# tests/test_stateful_plugin.py). "ci", the default, is what `make test` runs:
+# derandomized (the same examples every run, no example database), sized so the two
+# suites make well over 10,000 primitive calls in some 30 s, and without the shrink
+# phase (every example builds sockets: shrinking one failure can take minutes; the
+# report still shows the failing example and its blob). "long" is for a deliberate
+# hunt, random and shrinking: `pytest tests/test_fuzz_primitives.py --hypothesis-profile=long`.
+_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    stateful_step_count=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=_HEALTH,
+)
+settings.register_profile(
+    "long",
+    max_examples=5000,
+    stateful_step_count=60,
+    derandomize=False,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_HEALTH,
+)
+settings.load_profile("ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the session's network guard (issue 10, #9) and the network-namespace runner
+    config.pluginmanager.register(netguard, "sqsocket-netguard")
+    config.pluginmanager.register(netns, "sqsocket-netns")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many primitive calls the fuzz and stateful suites made (if they ran)."""
+    from fuzz_support import CALLS
+
+    if CALLS.by_suite:
+        counts = ", ".join(f"{suite} {n}" for suite, n in sorted(CALLS.by_suite.items()))
+        fuzzed = sum(n for suite, n in CALLS.by_suite.items() if "set-up" not in suite)
+        terminalreporter.write_line(f"primitive calls: {fuzzed} fuzzed and stateful ({counts})")
 
 
 @pytest.fixture(scope="session")

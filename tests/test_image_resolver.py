@@ -20,6 +20,8 @@ from sqsocket.plugin import SocketPlugin
 pytestmark = pytest.mark.timeout(30)
 
 LOCALHOST = bytes([127, 0, 0, 1])
+# A single 64-byte label: glibc builds no DNS query for it, so the lookup fails at home.
+UNKNOWN_HOST = "no-such-host-" + "x" * 51
 
 
 @pytest.fixture
@@ -67,13 +69,14 @@ def test_address_for_name(image: Image) -> None:
 
 
 def test_address_for_name_failure_is_name_lookup_failure(image: Image) -> None:
-    with pytest.raises(NameLookupFailure, match=r"no-such-host\.invalid") as info:
-        NetNameResolver.address_for_name("no-such-host.invalid", 5, image=image)
-    assert info.value.host_name == "no-such-host.invalid"
+    with pytest.raises(NameLookupFailure, match=UNKNOWN_HOST) as info:
+        NetNameResolver.address_for_name(UNKNOWN_HOST, 5, image=image)
+    assert info.value.host_name == UNKNOWN_HOST
     assert NetNameResolver.resolver_status(image=image) == NetNameResolver.RESOLVER_ERROR
     assert NetNameResolver.resolver_error(image=image) != 0
 
 
+@pytest.mark.isolated_network  # squeak-4.10's address lookup always asks DNS (quirk 23)
 def test_name_for_address_and_local_host(image: Image) -> None:
     # squeak-4.10 passes sizeof(u_long) == 8 to gethostbyaddr: every lookup fails
     # (docs/quirks.md, 2); the strict profile looks the address up properly.

@@ -173,7 +173,17 @@ def test_every_primitive_has_a_baseline() -> None:
     assert set(BASELINES) == set(EXPORTED_PRIMITIVES)
 
 
-@pytest.mark.parametrize("name", EXPORTED_PRIMITIVES)
+# squeak-4.10's address lookup asks DNS (the 8-byte length); strict's asks /etc/hosts
+_HOSTS_ONLY = pytest.mark.profile("strict")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=_HOSTS_ONLY) if n == "primitiveResolverStartAddressLookup" else n
+        for n in EXPORTED_PRIMITIVES
+    ],
+)
 def test_the_baseline_succeeds(harness: Harness, name: str) -> None:
     args = BASELINES[name](World(harness))
     getattr(harness.p, name)(*args)
@@ -340,7 +350,8 @@ def test_the_wrong_number_of_arguments_fails(harness: Harness, name: str) -> Non
         fails(method, *args[:-2] if name.endswith("WithOrWithoutBacklog") else args[:-1])
 
 
-JUNK: list[object] = [None, "", b"", -1, 0, True, 3.5, object(), [1], bytearray(16), "x" * 16]
+# "\0" * 16: a String of a handle's size that, as a host name, asks no DNS (it is "")
+JUNK: list[object] = [None, "", b"", -1, 0, True, 3.5, object(), [1], bytearray(16), "\0" * 16]
 
 
 @pytest.mark.parametrize("name", EXPORTED_PRIMITIVES)

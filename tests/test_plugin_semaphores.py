@@ -191,6 +191,7 @@ def test_send_done_false_then_write_semaphore(harness: Harness, sockdir: str) ->
     assert client.signals() == (1, 0, 1)
 
 
+@pytest.mark.profile("strict")  # its address lookup of 127.0.0.1 is answered by /etc/hosts
 def test_resolver_semaphore_on_name_lookup_and_address_info(harness: Harness) -> None:
     harness.p.primitiveResolverStartNameLookup("localhost")
     assert harness.resolver.wait(WAIT)

@@ -15,6 +15,7 @@ their own ``Image(SocketPlugin())`` and pass it as ``image=``.
 from __future__ import annotations
 
 import atexit
+import queue
 import threading
 from types import TracebackType
 from typing import Any, ClassVar
@@ -54,6 +55,11 @@ class Image:
         # calls (lookup, Size, Result) must not interleave with another process's.
         self.resolver_mutex = threading.RLock()
         self.closed = False
+        # Socket>>finalize work the garbage collector queued (sqsocket.image.socket):
+        # a handle to destroy and the semaphores to unregister. A SimpleQueue because
+        # its put() is safe inside a collector callback, whatever lock this thread holds.
+        self._finalization: queue.SimpleQueue[tuple[bytearray, tuple[Semaphore | None, ...]]]
+        self._finalization = queue.SimpleQueue()
 
     # -- Smalltalk ----------------------------------------------------------------
 
@@ -82,10 +88,44 @@ class Image:
         :class:`~sqsocket.image.exceptions.SocketPrimitiveFailed`, which is still a
         :class:`~sqsocket.errors.PrimitiveFailed`.
         """
+        if not self._finalization.empty():
+            self.finalize_pending()
         try:
             return self.plugin.lookup(name)(*args)
         except PrimitiveFailed as exc:
             raise SocketPrimitiveFailed(exc.primitive, exc.reason) from exc
+
+    # -- finalization -----------------------------------------------------------------
+
+    def queue_finalization(
+        self, handle: bytearray, semaphores: tuple[Semaphore | None, ...]
+    ) -> None:
+        """A Socket was collected undestroyed: destroy its handle at the next safe point.
+
+        Called by the collector (a ``weakref.finalize`` callback), so it only queues:
+        the collector may run inside a primitive, or while a lock is held.
+        """
+        self._finalization.put((handle, semaphores))
+
+    def finalize_pending(self) -> int:
+        """The finalization process: ``primSocketDestroyGently:`` each collected Socket's
+        handle and unregister its semaphores. Answers how many were finalized.
+
+        Runs at every primitive call from this image; call it to finalize at once.
+        """
+        done = 0
+        while True:
+            try:
+                handle, semaphores = self._finalization.get_nowait()
+            except queue.Empty:
+                return done
+            try:
+                self.plugin.primitiveSocketDestroy(handle)
+            except PrimitiveFailed:
+                pass  # "gently": a handle the plugin no longer knows (its session ended)
+            for sema in semaphores:
+                self.unregister_external_object(sema)
+            done += 1
 
     @property
     def session_id(self) -> int:

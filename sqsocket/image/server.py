@@ -14,9 +14,13 @@ binds (which creates the socket file) and listens -- all through the plugin.
   client arriving in between is refused).
 
 Each process polls with a short timeout so :meth:`UnixServer.stop` is prompt.
-On stop the server destroys its sockets and removes the socket file it made,
-if it is still a socket. Nothing here is Python-socket specific: a real VM
-could be handed the same address bytes.
+The path follows the Python servers' rules (:mod:`sqsocket.servers.paths`): a
+path someone listens on is refused -- found by a plain connect to it, not
+through the image's resolver, which on squeak-4.10 cannot see a socket whose
+path is 4n bytes long -- and a stale socket file is replaced; on stop the server
+destroys its sockets and removes the socket file it made, and only that one (by
+its inode), never a file someone else has put at the path since. The sockets
+themselves are the plugin's: a real VM could be handed the same address bytes.
 """
 
 from __future__ import annotations
@@ -30,14 +34,9 @@ from collections.abc import Callable
 from types import TracebackType
 
 from sqsocket.image.environment import Image
-from sqsocket.image.exceptions import (
-    ConnectionRefused,
-    InvalidSocketStatus,
-    NameLookupFailure,
-    NetworkError,
-)
-from sqsocket.image.resolver import NetNameResolver
+from sqsocket.image.exceptions import InvalidSocketStatus, NetworkError
 from sqsocket.image.socket import Socket
+from sqsocket.servers.paths import BoundPath, SocketPathError, probe_listener
 
 __all__ = ["UnixServer", "echo"]
 
@@ -47,13 +46,6 @@ Handler = Callable[[bytes], bytes]
 def echo(data: bytes) -> bytes:
     """The default handler: answer what came."""
     return data
-
-
-def _is_socket(path: str) -> bool:
-    try:
-        return stat.S_ISSOCK(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 class UnixServer:
@@ -90,38 +82,45 @@ class UnixServer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
-        self._created_file = False
+        self._bound: BoundPath | None = None  # the socket file this server created
 
     # -- set-up ----------------------------------------------------------------------
 
     def _prepare_path(self) -> None:
         """Refuse a path in use; remove a stale socket file (one nobody listens on)."""
-        if not os.path.lexists(self.path):
-            return
-        if not _is_socket(self.path):
-            raise NetworkError(f"{self.path} exists and is not a socket; not touching it")
-        # ask the image whether someone answers there
         try:
-            address = NetNameResolver.address_for_socket_path(self.path, image=self.image)
-        except NameLookupFailure:
-            address = None
-        if address is not None:
-            probe = Socket.new_ipc(image=self.image)
-            try:
-                probe.connect_to(address, timeout=1.0)
-            except (ConnectionRefused, NetworkError):
-                pass
-            else:
-                raise NetworkError(f"{self.path} is in use: a server answers there")
-            finally:
-                probe.destroy()
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise NetworkError(f"{self.path} exists and is not a socket; not touching it")
+        # A plain connect, not the image's resolver: squeak-4.10's cannot see a socket
+        # at a 4n-byte path (quirk 1), and a live peer's file would be unlinked.
+        try:
+            live = probe_listener(self.path)
+        except SocketPathError as exc:
+            raise NetworkError(str(exc)) from exc
+        if live:
+            raise NetworkError(f"{self.path} is in use: a server answers there")
         if not self.replace_stale:
             raise NetworkError(f"{self.path} is a stale socket file (replace_stale is off)")
-        os.unlink(self.path)
+        try:
+            again = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino):
+            raise NetworkError(f"{self.path} changed while it was being checked; not touching it")
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
 
     def _listen(self) -> Socket:
         sock = Socket.listen_on_path(self.path, self.backlog, image=self.image)
-        self._created_file = True
+        try:
+            self._bound = BoundPath.of(self.path)  # bind created it: remember its inode
+        except OSError:
+            self._bound = None  # already gone: nothing of ours to remove later
         return sock
 
     def bind(self) -> UnixServer:
@@ -227,12 +226,10 @@ class UnixServer:
     # -- stopping --------------------------------------------------------------------------
 
     def _remove_file(self) -> None:
-        if self._created_file and _is_socket(self.path):
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-        self._created_file = False
+        """Unlink the socket file this server created, if it is still that very file."""
+        bound, self._bound = self._bound, None
+        if bound is not None:
+            bound.remove()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, end every client process, destroy the sockets, remove the file."""

@@ -30,6 +30,7 @@ import enum
 import os
 import struct
 import time
+import weakref
 from types import TracebackType
 from typing import Any, ClassVar
 
@@ -131,6 +132,24 @@ class Socket:
         self.write_semaphore: Semaphore | None = None
         #: The socket file a ``bind_to`` of a LOCAL address created (for servers to remove).
         self.bound_path: str | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def _register_for_finalization(self) -> None:
+        """``Socket register``: a Socket collected undestroyed is destroyed by the image.
+
+        The finalizer holds the handle, the semaphores and the image -- never the
+        Socket -- and only queues the work (:meth:`Image.queue_finalization`).
+        """
+        assert self.socket_handle is not None
+        semaphores = (self.semaphore, self.read_semaphore, self.write_semaphore)
+        self._finalizer = weakref.finalize(
+            self, self.image.queue_finalization, self.socket_handle, semaphores
+        )
+
+    def _unregister_for_finalization(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
 
     # -- instance creation ------------------------------------------------------------
 
@@ -186,6 +205,7 @@ class Socket:
             # socket creation failed: give the semaphores back
             self._unregister_semaphores()
             raise
+        self._register_for_finalization()
 
     @classmethod
     def accept_from(cls, server: Socket) -> Socket:
@@ -202,6 +222,7 @@ class Socket:
         except BaseException:
             sock._unregister_semaphores()
             raise
+        sock._register_for_finalization()
         return sock
 
     @classmethod
@@ -709,6 +730,7 @@ class Socket:
         """
         if self.socket_handle is None:
             return
+        self._unregister_for_finalization()
         try:
             if self.is_valid:
                 self.image.plugin.primitiveSocketDestroy(self.socket_handle)

@@ -89,6 +89,13 @@ def _libc() -> ctypes.CDLL | None:
     for fn in ("bind", "connect"):
         getattr(lib, fn).restype = ctypes.c_int
         getattr(lib, fn).argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
+    for fn in ("setsockopt", "getsockopt"):
+        getattr(lib, fn).restype = ctypes.c_int
+    lib.setsockopt.argtypes = [ctypes.c_int] * 3 + [ctypes.c_void_p, ctypes.c_uint]
+    lib.getsockopt.argtypes = [ctypes.c_int] * 3 + [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_uint),
+    ]
     for fn in ("getsockname", "getpeername"):
         getattr(lib, fn).restype = ctypes.c_int
         getattr(lib, fn).argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint)]
@@ -136,6 +143,28 @@ def bind(fd: int, sockaddr: bytes) -> None:
 def connect(fd: int, sockaddr: bytes) -> None:
     """``connect(fd, addr, len)`` with the raw bytes; raises OSError with the errno."""
     _check(_lib().connect(fd, sockaddr, len(sockaddr)))
+
+
+def setsockopt(fd: int, level: int, optname: int, value: bytes) -> None:
+    """``setsockopt(fd, level, name, buf, len)`` with raw bytes, whatever the socket's family.
+
+    Python's socket.setsockopt takes only an integer for some families (AF_VSOCK),
+    where the C code hands the kernel its bytes like everywhere else.
+    """
+    buf = ctypes.create_string_buffer(value, len(value))
+    _check(_lib().setsockopt(fd, level, optname, ctypes.cast(buf, ctypes.c_void_p), len(value)))
+
+
+def getsockopt(fd: int, level: int, optname: int, size: int) -> bytes:
+    """``getsockopt(fd, level, name, buf, &len)`` into ``size`` bytes; answers what it wrote."""
+    buf = ctypes.create_string_buffer(size)
+    length = ctypes.c_uint(size)
+    _check(
+        _lib().getsockopt(
+            fd, level, optname, ctypes.cast(buf, ctypes.c_void_p), ctypes.byref(length)
+        )
+    )
+    return buf.raw[: min(length.value, size)]
 
 
 SOCKADDR_STORAGE = 128

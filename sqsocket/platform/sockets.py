@@ -93,8 +93,9 @@ class Sockets:
         if sock is None:
             self.c.failed(errno.EBADF)
             return
+        linger = _LINGER_ON if on else _LINGER_OFF
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ON if on else _LINGER_OFF)
+            libc.setsockopt(sock.fileno(), socket.SOL_SOCKET, socket.SO_LINGER, linger)
         except OSError as exc:
             self._failed(exc)
 
@@ -704,7 +705,7 @@ class Sockets:
         try:
             if pss.sock is None:
                 raise _EBADF
-            pss.sock.setsockopt(opt.level, opt.optname, buf)
+            libc.setsockopt(pss.sock.fileno(), opt.level, opt.optname, buf)
         except OSError as exc:
             self._failed(exc)
             self.net.perror("setsockopt")
@@ -719,7 +720,7 @@ class Sockets:
         try:
             if pss.sock is None:
                 raise _EBADF
-            raw = pss.sock.getsockopt(opt.level, opt.optname, 4)
+            raw = libc.getsockopt(pss.sock.fileno(), opt.level, opt.optname, 4)
         except OSError as exc:
             self._failed(exc)
             raise PlatformFailure(
@@ -785,8 +786,11 @@ class Sockets:
         self._abort(pss)
 
     def _abort(self, pss: PrivateSocket) -> None:
-        self._set_linger(pss.sock, False)
-        self._close(pss)
+        try:
+            self._set_linger(pss.sock, False)
+        finally:
+            # whatever the linger call did, abort closes: nothing else would
+            self._close(pss)
 
     def destroy(self, handle: bytes | bytearray) -> None:
         """``sqSocketDestroy``: abort if open, free the structure, null the handle's pointer.
