@@ -65,7 +65,7 @@ def test_port_of_a_local_address_fails_as_the_primitive_does(image: Image) -> No
 
 
 def test_stale_inet_address_still_prints(image: Image) -> None:
-    (info,) = NetNameResolver.address_info_for_host_service_flags_family_type_protocol(
+    (info,) = SocketAddressInformation.for_host_service_flags_family_type_protocol(
         "127.0.0.1", "80", 0, 2, 1, 0, image=image
     )
     address = info.socket_address

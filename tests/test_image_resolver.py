@@ -100,7 +100,7 @@ def test_string_address_conversions() -> None:
 
 
 def test_address_info_for_inet(image: Image) -> None:
-    infos = NetNameResolver.address_info_for_host_service_flags_family_type_protocol(
+    infos = SocketAddressInformation.for_host_service_flags_family_type_protocol(
         "127.0.0.1", "8080", 0, 2, 1, 0, image=image
     )
     assert len(infos) == 1
@@ -132,7 +132,7 @@ def test_address_info_unspecified_family_lists_every_answer(image: Image) -> Non
 def test_address_info_nothing_found_answers_empty(image: Image, sockdir: str) -> None:
     missing = os.path.join(sockdir, "missing")
     assert (
-        NetNameResolver.address_info_for_host_service_flags_family_type_protocol(
+        SocketAddressInformation.for_host_service_flags_family_type_protocol(
             "", missing, 0, 1, 0, 0, image=image
         )
         == []

@@ -166,7 +166,7 @@ def test_listener_address_is_local(image: Image, sockdir: str) -> None:
     path = os.path.join(sockdir, "addr")
     with UnixServer(path, 2, image=image) as srv:
         assert srv.listener is not None
-        local = srv.listener.local_address()
+        local = srv.listener.local_socket_address()
         assert local is not None and local.path == path
         resolved = NetNameResolver.address_for_socket_path(path, image=image)
         assert resolved.path == path

@@ -21,6 +21,7 @@ from sqsocket.image import (
     NetworkError,
     Socket,
     SocketAddress,
+    SocketAddressInformation,
     SocketPrimitiveFailed,
 )
 from sqsocket.servers import TCPEchoServer, UDPEchoServer, UnixEchoServer
@@ -80,13 +81,13 @@ def test_creation_registers_three_semaphores_and_destroy_unregisters(
     before = len(image.vm.external_objects)
     sock = make(image)  # type: ignore[operator]
     assert len(image.vm.external_objects) == before + 3
-    assert sock.is_valid and sock.status == status
+    assert sock.is_valid and sock.status_string == status
     assert sock.session_id == image.session_id
     handle = sock.socket_handle
     sock.destroy()
     assert len(image.vm.external_objects) == before
     assert sock.socket_handle is None and not sock.is_valid
-    assert sock.status == "destroyed" and repr(sock) == "a Socket[destroyed]"
+    assert sock.status_string == "destroyed" and repr(sock) == "a Socket[destroyed]"
     assert handle is not None and bytes(handle[8:]) == bytes(8)  # the plugin nulled the pointer
     sock.destroy()  # a second destroy does nothing
 
@@ -219,7 +220,7 @@ def test_unix_connect_to_a_full_backlog_looks_connected_as_in_the_vm(
                     NetNameResolver.address_for_socket_path(path, image=image), timeout=2
                 )
                 assert sock.is_connected  # but it is not
-                assert sock.remote_address() is None
+                assert sock.remote_socket_address() is None
                 with pytest.raises(ConnectionClosed):
                     sock.send_data(b"x", timeout=1)
         finally:
@@ -236,7 +237,7 @@ def test_connect_twice_is_an_invalid_status(image: Image, echo_path: str) -> Non
 
 
 def test_socket_address_information_connect(image: Image, echo_path: str) -> None:
-    (info,) = NetNameResolver.address_info_for_host_service_flags_family_type_protocol(
+    (info,) = SocketAddressInformation.for_host_service_flags_family_type_protocol(
         "", echo_path, 0, 1, 0, 0, image=image
     )
     with info.connect(timeout=5) as sock:
@@ -312,7 +313,7 @@ def test_peer_close_is_seen_as_connection_closed(
         # data still buffered is delivered before the close is noticed
         assert sock.receive_data(5) == b"last words"
         assert sock.receive_data(5) == b""  # receiveData answers empty on close
-        assert sock.is_other_end_closed and sock.status == "otherEndClosedButNotThisEnd"
+        assert sock.is_other_end_closed and sock.status_string == "otherEndClosedButNotThisEnd"
         with pytest.raises(ConnectionClosed, match="closed while waiting"):
             sock.wait_for_data_for(1)
         with pytest.raises(ConnectionClosed):
@@ -428,7 +429,7 @@ def test_tcp_listen_on_port_and_accept(image: Image) -> None:
                 assert conn.remote_port == client.getsockname()[1]
                 assert conn.local_port == port
                 assert conn.remote_host_address() == LOCALHOST
-                remote = conn.remote_address()
+                remote = conn.remote_socket_address()
                 assert remote is not None and remote.port == client.getsockname()[1]
                 client.sendall(b"tcp")
                 assert conn.receive_data(5) == b"tcp"
@@ -440,7 +441,7 @@ def test_tcp_connect_to_host_and_port(image: Image) -> None:
         address = NetNameResolver.address_for_name("localhost", 5, image=image)
         sock.connect_to(address, srv.port, timeout=5)
         assert sock.remote_port == srv.port and sock.local_port > 0
-        local = sock.local_address()
+        local = sock.local_socket_address()
         assert local is not None and local.family == 2 and local.port == sock.local_port
         assert sock.set_option("TCP_NODELAY", True) == [0, 1]
         assert sock.get_option("TCP_NODELAY") == [0, 1]
@@ -450,9 +451,9 @@ def test_tcp_connect_to_host_and_port(image: Image) -> None:
 
 def test_local_and_remote_address_of_a_unix_socket(image: Image, echo_path: str) -> None:
     with connected_ipc(image, echo_path) as sock:
-        remote = sock.remote_address()
+        remote = sock.remote_socket_address()
         assert remote is not None and remote.is_local and remote.path == echo_path
-        local = sock.local_address()
+        local = sock.local_socket_address()
         assert local is not None and local.is_local  # an unnamed client: no path
         assert sock.local_port == 0 and sock.remote_port == 0
 

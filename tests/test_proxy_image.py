@@ -281,7 +281,7 @@ def test_half_close_down_the_image_sees_the_other_end_closed(
         with image_connect(image, p.address) as sock:
             sock.send_data(HELLO, timeout=WAIT)
             assert receive_until_closed(sock) == b"Hello"
-            assert sock.is_other_end_closed and sock.status == "otherEndClosedButNotThisEnd"
+            assert sock.is_other_end_closed and sock.status_string == "otherEndClosedButNotThisEnd"
             info = last(p)
             assert info.state is LinkState.OPEN  # the upstream side goes on
             assert info.down.shut and not info.up.shut and not info.up.eof

@@ -19,7 +19,8 @@ the default image), :mod:`~.exceptions`, :mod:`~.address`, :mod:`~.resolver`,
 :mod:`~.workspace` (the Pharo workspace example).
 """
 
-from sqsocket.image.address import SocketAddress, SocketAddressInformation
+from sqsocket.image.address import SocketAddress
+from sqsocket.image.addressinfo import SocketAddressInformation
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import (
     ConnectionClosed,

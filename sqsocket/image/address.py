@@ -1,4 +1,4 @@
-"""SocketAddress and SocketAddressInformation: the 2007 API's addresses, as the image holds them.
+"""SocketAddress: the 2007 API's addresses, as the image holds them.
 
 A :class:`SocketAddress` is a ByteArray the plugin filled in (``SocketAddress
 new: size withAll: 0`` then ``primGetAddressInfoResult:``): an 8-byte native
@@ -8,41 +8,62 @@ The image treats it as opaque bytes and asks the plugin about it: its port
 (``primGetNameInfo:flags:``). It is a ``bytearray`` subclass because the plugin
 writes into it, exactly as it writes into the ByteArray in the image.
 
-A :class:`SocketAddressInformation` is one getaddrinfo answer: the address plus
-its family, socket type and protocol, with ``connect`` and
-``listen_with_backlog:`` to make a socket of the right kind for it.
+Also the two dotted-decimal conversions the image's classes share
+(``NetNameResolver addressFromString:`` / ``stringFromAddress:``).
 """
 
 from __future__ import annotations
 
+import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import NetworkError
+from sqsocket.platform.constants import SUN_PATH_SIZE, AddressFamily, NetDomain, SocketType
 from sqsocket.platform.layouts import build_socket_address, sockaddr_un
 
-if TYPE_CHECKING:
-    from sqsocket.image.socket import Socket
-
-__all__ = ["SocketAddress", "SocketAddressInformation"]
+__all__ = ["SocketAddress", "address_from_string", "string_from_address", "text_bytes"]
 
 # The header the plugin puts in front of every sockaddr: {int sessionID; int size}.
 _HEADER = struct.Struct("=ii")
 HEADER_SIZE = _HEADER.size
 # sa_family sits in the first two bytes of the sockaddr, in native order.
 _SA_FAMILY = struct.Struct("=H")
-# The family numbers of Linux's sockaddrs (sys/socket.h): what the bytes say. The
-# image would normally learn the family from primGetAddressInfoFamily instead.
-_LINUX_AF_UNIX = 1
-_LINUX_AF_INET = 2
-_LINUX_AF_INET6 = 10
-_SUN_PATH_SIZE = 108
+# The platform's family numbers in the sockaddr (what the bytes say) as the 2007 API
+# numbers them; the image would normally learn it from primGetAddressInfoFamily instead.
+_FAMILY_OF_SA_FAMILY = {
+    socket.AF_UNIX: AddressFamily.LOCAL,
+    socket.AF_INET: AddressFamily.INET4,
+    socket.AF_INET6: AddressFamily.INET6,
+}
+_SUN_PATH_SIZE = SUN_PATH_SIZE
+_FAMILY_NAMES = ("unspecified", "local", "inet4", "inet6")
 
 
-def _path_bytes(path: str | bytes) -> bytes:
-    """A path as the bytes the file system sees (UTF-8 for a Python str)."""
-    return path.encode("utf-8", "surrogateescape") if isinstance(path, str) else bytes(path)
+def address_from_string(text: str) -> bytes | None:
+    """``addressFromString:``: ``'127.0.0.1'`` as 4 bytes, None if it is not dotted decimal."""
+    parts = text.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
+        return None
+    values = [int(p) for p in parts]
+    if any(v > 255 for v in values):
+        return None
+    return bytes(values)
+
+
+def string_from_address(address: bytes | Any) -> str:
+    """``stringFromAddress:``: 4 bytes in dotted decimal."""
+    return ".".join(str(b) for b in bytes(address))
+
+
+def text_bytes(value: str | bytes) -> bytes:
+    """A host, service or path as the String the image passes (UTF-8 for a Python str).
+
+    Also what the file system sees of a path; surrogate escapes keep undecodable
+    bytes as they were.
+    """
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
 class SocketAddress(bytearray):
@@ -79,7 +100,7 @@ class SocketAddress(bytearray):
         ``session`` must be the plugin's current session (take it from a socket
         handle or from any address the plugin answered).
         """
-        raw = _path_bytes(path)
+        raw = text_bytes(path)
         if not raw or len(raw) >= _SUN_PATH_SIZE:
             raise NetworkError(
                 f"a socket path must have 1 to {_SUN_PATH_SIZE - 1} bytes, not {len(raw)}: {path!r}"
@@ -111,21 +132,27 @@ class SocketAddress(bytearray):
         ``session`` defaults to the current one, read from a handle the plugin answers
         (a socket made and destroyed for the purpose), as the image would.
         """
-        raw = _path_bytes(name)
+        raw = text_bytes(name)
         if not raw or len(raw) > _SUN_PATH_SIZE - 1:
             raise NetworkError(
                 f"an abstract name must have 1 to {_SUN_PATH_SIZE - 1} bytes, not {len(raw)}"
             )
         if session is None:
-            from sqsocket.image.socket import Socket  # Socket builds addresses with this class
-
-            probe = Socket.new_ipc(image=image)
-            try:
-                session = probe.session_id
-            finally:
-                probe.destroy()
+            session = cls._current_session(Image.resolve(image))
         sockaddr = sockaddr_un(b"\0" + raw, full=not tight)
         return cls(build_socket_address(session, sockaddr), image)
+
+    @staticmethod
+    def _current_session(image: Image) -> int:
+        """The session in the first word of a handle the plugin answers (made, then destroyed)."""
+        image.initialize_network()
+        handle = image.plugin.primitiveSocketCreate3Semaphores(
+            NetDomain.LOCAL, SocketType.TCP, 8000, 8000, 0, 0, 0
+        )
+        try:
+            return int(_HEADER.unpack_from(handle)[0])
+        finally:
+            image.plugin.primitiveSocketDestroy(handle)
 
     # -- the bytes ----------------------------------------------------------------------
 
@@ -150,15 +177,15 @@ class SocketAddress(bytearray):
         if len(self) < HEADER_SIZE + _SA_FAMILY.size:
             return 0
         sa_family = _SA_FAMILY.unpack_from(self, HEADER_SIZE)[0]
-        return {_LINUX_AF_UNIX: 1, _LINUX_AF_INET: 2, _LINUX_AF_INET6: 3}.get(sa_family, 0)
+        return int(_FAMILY_OF_SA_FAMILY.get(sa_family, AddressFamily.UNSPECIFIED))
 
     @property
     def family_name(self) -> str:
-        return ("unspecified", "local", "inet4", "inet6")[self.family]
+        return _FAMILY_NAMES[self.family]
 
     @property
     def is_local(self) -> bool:
-        return self.family == 1
+        return self.family == AddressFamily.LOCAL
 
     @property
     def path(self) -> str | None:
@@ -232,110 +259,3 @@ class SocketAddress(bytearray):
 
     def __repr__(self) -> str:
         return f"SocketAddress({str(self)!r})"
-
-
-class SocketAddressInformation:
-    """``SocketAddressInformation``: one getaddrinfo answer (address, family, type, protocol)."""
-
-    NUMERIC_FLAG = 1
-    PASSIVE_FLAG = 2
-    ADDRESS_FAMILY_UNSPECIFIED = 0
-    ADDRESS_FAMILY_LOCAL = 1
-    ADDRESS_FAMILY_INET4 = 2
-    ADDRESS_FAMILY_INET6 = 3
-    SOCKET_TYPE_UNSPECIFIED = 0
-    SOCKET_TYPE_STREAM = 1
-    SOCKET_TYPE_DGRAM = 2
-    PROTOCOL_UNSPECIFIED = 0
-    PROTOCOL_TCP = 1
-    PROTOCOL_UDP = 2
-
-    def __init__(
-        self,
-        socket_address: SocketAddress,
-        address_family: int,
-        socket_type: int,
-        protocol: int,
-        image: Image | None = None,
-    ) -> None:
-        self.socket_address = socket_address
-        self.address_family = address_family
-        self.socket_type = socket_type
-        self.protocol = protocol
-        self.image = image if image is not None else socket_address.image
-
-    @classmethod
-    def for_host_service_flags_family_type_protocol(
-        cls,
-        host_name: str | bytes,
-        service_name: str | bytes,
-        flags: int = 0,
-        family: int = 0,
-        socket_type: int = 0,
-        protocol: int = 0,
-        *,
-        image: Image | None = None,
-    ) -> list[SocketAddressInformation]:
-        """``forHost:service:flags:addressFamily:socketType:protocol:``: every answer, in order."""
-        # NetNameResolver and SocketAddressInformation use each other, as in the image
-        from sqsocket.image.resolver import NetNameResolver
-
-        return NetNameResolver.address_info_for_host_service_flags_family_type_protocol(
-            host_name, service_name, flags, family, socket_type, protocol, image=image
-        )
-
-    @property
-    def address_family_name(self) -> str:
-        return ("unspecified", "local", "inet4", "inet6")[self.address_family]
-
-    @property
-    def socket_type_name(self) -> str:
-        return ("unspecified", "stream", "dgram")[self.socket_type]
-
-    @property
-    def protocol_name(self) -> str:
-        return ("unspecified", "tcp", "udp")[self.protocol]
-
-    def connect(self, timeout: float | None = None) -> Socket:
-        """``connect``: a stream socket of this family, connected to the address.
-
-        Waits up to ``timeout`` seconds (``Socket standardTimeout`` by default);
-        raises ConnectionRefused or ConnectionTimedOut, destroying the socket.
-        """
-        from sqsocket.image.socket import Socket
-
-        if self.socket_type not in (self.SOCKET_TYPE_STREAM, self.SOCKET_TYPE_UNSPECIFIED):
-            raise NetworkError(f"cannot connect a {self.socket_type_name} socket: {self}")
-        sock = Socket.new_tcp(self.address_family, image=self.image)
-        try:
-            sock.connect_to(self.socket_address, timeout=timeout)
-        except BaseException:
-            sock.destroy()
-            raise
-        return sock
-
-    def listen_with_backlog(self, backlog: int) -> Socket:
-        """``listenWithBacklog:``: a listening stream socket bound to the address."""
-        from sqsocket.image.socket import Socket
-
-        if self.socket_type not in (self.SOCKET_TYPE_STREAM, self.SOCKET_TYPE_UNSPECIFIED) or (
-            self.protocol not in (self.PROTOCOL_TCP, self.PROTOCOL_UNSPECIFIED)
-        ):
-            raise NetworkError(f"cannot listen on {self}")
-        sock = Socket.new_tcp(self.address_family, image=self.image)
-        try:
-            sock.bind_to(self.socket_address)
-            sock.listen_with_backlog(backlog)
-        except BaseException:
-            sock.destroy()
-            raise
-        return sock
-
-    def __str__(self) -> str:
-        return (
-            f"{self.socket_address}-{self.address_family_name}"
-            f"-{self.socket_type_name}-{self.protocol_name}"
-        )
-
-    def __repr__(self) -> str:
-        return f"SocketAddressInformation({str(self)!r})"

@@ -17,12 +17,12 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
-from types import TracebackType
 from typing import Any, ClassVar
 
 from sqsocket import tracing
 from sqsocket.errors import PrimitiveFailed
-from sqsocket.image.exceptions import SocketPrimitiveFailed
+from sqsocket.image.exceptions import NoNetworkError, SocketPrimitiveFailed
+from sqsocket.platform.constants import ResolverStatus
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.machine import VirtualMachine
 from sqsocket.vm.semaphores import Semaphore
@@ -42,10 +42,10 @@ class Image:
 
     def __init__(self, plugin: SocketPlugin | None = None, *, owns_plugin: bool | None = None):
         # a plugin made here is traced while a trace is active (sqsocket.tracing.tracing)
-        self.plugin = plugin if plugin is not None else SocketPlugin(trace=tracing.ambient())
+        self._plugin = plugin if plugin is not None else SocketPlugin(trace=tracing.ambient())
         # The image's methods call the plugin's primitives directly (typed, no lookup by
         # name); a failure is the image's SocketPrimitiveFailed, still a PrimitiveFailed.
-        self.plugin.failure = SocketPrimitiveFailed
+        self._plugin.failure = SocketPrimitiveFailed
         self.owns_plugin = plugin is None if owns_plugin is None else owns_plugin
         # NetNameResolver's class variables.
         self.resolver_semaphore: Semaphore | None = None
@@ -64,8 +64,20 @@ class Image:
     # -- Smalltalk ----------------------------------------------------------------
 
     @property
+    def plugin(self) -> SocketPlugin:
+        """The SocketPlugin this image calls; every primitive call goes through here.
+
+        The image's finalization point: Socket>>finalize work the collector queued
+        runs before the primitive the caller is about to make (one ``empty()`` test
+        when nothing is queued).
+        """
+        if not self._finalization.empty():
+            self.finalize_pending()
+        return self._plugin
+
+    @property
     def vm(self) -> VirtualMachine:
-        return self.plugin.vm
+        return self._plugin.vm
 
     def register_external_object(self, sema: Semaphore) -> int:
         """``Smalltalk registerExternalObject:``: the index the plugin signals."""
@@ -88,12 +100,36 @@ class Image:
         :class:`~sqsocket.image.exceptions.SocketPrimitiveFailed`, which is still a
         :class:`~sqsocket.errors.PrimitiveFailed`.
         """
-        if not self._finalization.empty():
-            self.finalize_pending()
         try:
             return self.plugin.lookup(name)(*args)
         except PrimitiveFailed as exc:
             raise SocketPrimitiveFailed(exc.primitive, exc.reason) from exc
+
+    # -- the network ------------------------------------------------------------------
+
+    def initialize_network(self) -> Image:
+        """``NetNameResolver initializeNetwork``: register the resolver semaphore, start up.
+
+        Does nothing when the resolver is already initialized (its status is not
+        0). Answers the image. Here, not on NetNameResolver, because Socket and
+        SocketAddress need it too and the state it keeps (``ResolverSemaphore``,
+        ``HaveNetwork``) is this image's.
+        """
+        with self.resolver_mutex:
+            if self.plugin.primitiveResolverStatus() != ResolverStatus.UNINITIALISED:
+                self.have_network = True
+                return self
+            self.have_network = False
+            # a semaphore left from an earlier session is of no use any more
+            self.unregister_external_object(self.resolver_semaphore)
+            sema, index = self.new_semaphore("ResolverSemaphore")
+            self.resolver_semaphore = sema
+            try:
+                self.plugin.primitiveInitializeNetwork(index)
+            except SocketPrimitiveFailed as exc:
+                raise NoNetworkError(f"failed network initialization: {exc.reason}") from exc
+            self.have_network = True
+        return self
 
     # -- finalization -----------------------------------------------------------------
 
@@ -120,7 +156,7 @@ class Image:
             except queue.Empty:
                 return done
             try:
-                self.plugin.primitiveSocketDestroy(handle)
+                self._plugin.primitiveSocketDestroy(handle)
             except PrimitiveFailed:
                 pass  # "gently": a handle the plugin no longer knows (its session ended)
             for sema in semaphores:
@@ -134,12 +170,12 @@ class Image:
         The image never asks the plugin for it: it reads the session from the
         first four bytes of a socket handle or an address the plugin answered.
         """
-        return self.plugin.session_id
+        return self._plugin.session_id
 
     def has_socket_access(self) -> bool:
         """``primitiveHasSocketAccess`` (false if the primitive fails)."""
         try:
-            return bool(self.plugin.primitiveHasSocketAccess())
+            return bool(self._plugin.primitiveHasSocketAccess())
         except PrimitiveFailed:
             return False
 
@@ -154,21 +190,16 @@ class Image:
         self.resolver_semaphore = None
         self.have_network = False
         if self.owns_plugin:
-            self.plugin.close()
+            self._plugin.close()
 
     def __enter__(self) -> Image:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"session {self.plugin.session_id}"
+        state = "closed" if self.closed else f"session {self._plugin.session_id}"
         return f"<Image {state}>"
 
     # -- the default image --------------------------------------------------------------

@@ -24,16 +24,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqsocket.image.address import SocketAddress, SocketAddressInformation
+from sqsocket.image.address import SocketAddress, text_bytes
+from sqsocket.image.address import address_from_string as _address_from_string
+from sqsocket.image.address import string_from_address as _string_from_address
+from sqsocket.image.addressinfo import SocketAddressInformation
 from sqsocket.image.environment import Image
-from sqsocket.image.exceptions import NameLookupFailure, NoNetworkError, SocketPrimitiveFailed
+from sqsocket.image.exceptions import NameLookupFailure
+from sqsocket.platform.constants import ResolverStatus
 
 __all__ = ["NetNameResolver"]
-
-
-def _text(value: str | bytes) -> bytes:
-    """A host, service or path as the String the primitive takes (UTF-8 for a Python str)."""
-    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
 def _read_sized(size: Callable[[], Any], result: Callable[[bytearray], Any]) -> str:
@@ -46,10 +45,11 @@ def _read_sized(size: Callable[[], Any], result: Callable[[bytearray], Any]) -> 
 class NetNameResolver:
     """``NetNameResolver``: class-side only; its class variables live on the :class:`Image`."""
 
-    RESOLVER_UNINITIALIZED = 0
-    RESOLVER_READY = 1
-    RESOLVER_BUSY = 2
-    RESOLVER_ERROR = 3
+    # NetNameResolver class>>initialize's constants, defined once in platform.constants
+    RESOLVER_UNINITIALIZED = ResolverStatus.UNINITIALISED
+    RESOLVER_READY = ResolverStatus.SUCCESS
+    RESOLVER_BUSY = ResolverStatus.BUSY
+    RESOLVER_ERROR = ResolverStatus.ERROR
 
     # -- network initialization -------------------------------------------------------
 
@@ -60,22 +60,7 @@ class NetNameResolver:
         Does nothing when the resolver is already initialized. Answers the image
         (handy for callers that were given None).
         """
-        img = Image.resolve(image)
-        with img.resolver_mutex:
-            if cls.resolver_status(image=img) != cls.RESOLVER_UNINITIALIZED:
-                img.have_network = True
-                return img
-            img.have_network = False
-            # a semaphore left from an earlier session is of no use any more
-            img.unregister_external_object(img.resolver_semaphore)
-            sema, index = img.new_semaphore("ResolverSemaphore")
-            img.resolver_semaphore = sema
-            try:
-                img.plugin.primitiveInitializeNetwork(index)
-            except SocketPrimitiveFailed as exc:
-                raise NoNetworkError(f"failed network initialization: {exc.reason}") from exc
-            img.have_network = True
-        return img
+        return Image.resolve(image).initialize_network()
 
     @classmethod
     def resolver_status(cls, *, image: Image | None = None) -> int:
@@ -99,7 +84,7 @@ class NetNameResolver:
     def prim_start_lookup_of_name(
         cls, host_name: str | bytes, *, image: Image | None = None
     ) -> None:
-        Image.resolve(image).plugin.primitiveResolverStartNameLookup(_text(host_name))
+        Image.resolve(image).plugin.primitiveResolverStartNameLookup(text_bytes(host_name))
 
     @classmethod
     def prim_start_lookup_of_address(cls, address: bytes, *, image: Image | None = None) -> None:
@@ -136,8 +121,8 @@ class NetNameResolver:
     ) -> None:
         """``primGetAddressInfoHost:service:flags:family:type:protocol:``."""
         Image.resolve(image).plugin.primitiveResolverGetAddressInfo(
-            _text(host_name),
-            _text(service_name),
+            text_bytes(host_name),
+            text_bytes(service_name),
             flags,
             family,
             socket_type,
@@ -267,51 +252,14 @@ class NetNameResolver:
         cls, *, image: Image | None = None
     ) -> SocketAddressInformation | None:
         """``nextSocketAddressInformation``: the current answer, then advance (None at the end)."""
-        img = Image.resolve(image)
-        size = cls.prim_get_address_info_size(image=img)
-        if size < 0:
-            return None
-        address = SocketAddress.new(size, img)
-        family = cls.prim_get_address_info_family(image=img)
-        socket_type = cls.prim_get_address_info_type(image=img)
-        protocol = cls.prim_get_address_info_protocol(image=img)
-        cls.prim_get_address_info_result(address, image=img)
-        cls.prim_get_address_info_next(image=img)
-        return SocketAddressInformation(address, family, socket_type, protocol, img)
-
-    @classmethod
-    def address_info_for_host_service_flags_family_type_protocol(
-        cls,
-        host_name: str | bytes,
-        service_name: str | bytes,
-        flags: int = 0,
-        family: int = 0,
-        socket_type: int = 0,
-        protocol: int = 0,
-        *,
-        image: Image | None = None,
-    ) -> list[SocketAddressInformation]:
-        """``SocketAddressInformation forHost:service:flags:addressFamily:socketType:protocol:``.
-
-        Every answer getaddrinfo gave, in order (empty when there is none). With
-        family 1 (local) the service is a socket path, which must exist.
-        """
-        img = cls.initialize_network(image=image)
-        results: list[SocketAddressInformation] = []
-        with img.resolver_mutex:  # the plugin keeps the answer list between calls
-            cls.prim_get_address_info_host_service_flags_family_type_protocol(
-                host_name, service_name, flags, family, socket_type, protocol, image=img
-            )
-            while (info := cls.next_socket_address_information(image=img)) is not None:
-                results.append(info)
-        return results
+        return SocketAddressInformation.next_from(Image.resolve(image))
 
     @classmethod
     def addresses_for_name(
         cls, host_name: str, *, image: Image | None = None
     ) -> list[SocketAddressInformation]:
         """``addressesForName:``: every stream address of a host (service 0)."""
-        return cls.address_info_for_host_service_flags_family_type_protocol(
+        return SocketAddressInformation.for_host_service_flags_family_type_protocol(
             host_name,
             "0",
             0,
@@ -342,7 +290,7 @@ class NetNameResolver:
         Raises NameLookupFailure when there is no socket at ``path`` (the plugin
         answers a LOCAL address only for a path that names a socket).
         """
-        infos = cls.address_info_for_host_service_flags_family_type_protocol(
+        infos = SocketAddressInformation.for_host_service_flags_family_type_protocol(
             "", path, 0, SocketAddressInformation.ADDRESS_FAMILY_LOCAL, 0, 0, image=image
         )
         if not infos:
@@ -357,21 +305,9 @@ class NetNameResolver:
 
     # -- strings --------------------------------------------------------------------------
 
-    @staticmethod
-    def address_from_string(text: str) -> bytes | None:
-        """``addressFromString:``: ``'127.0.0.1'`` as 4 bytes, None if it is not dotted decimal."""
-        parts = text.split(".")
-        if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
-            return None
-        values = [int(p) for p in parts]
-        if any(v > 255 for v in values):
-            return None
-        return bytes(values)
-
-    @staticmethod
-    def string_from_address(address: bytes | Any) -> str:
-        """``stringFromAddress:``: 4 bytes in dotted decimal."""
-        return ".".join(str(b) for b in bytes(address))
+    # the image's classes share these two (sqsocket.image.address)
+    address_from_string = staticmethod(_address_from_string)
+    string_from_address = staticmethod(_string_from_address)
 
 
 def unresolvable_hint(path: str | bytes, image: Image) -> str:

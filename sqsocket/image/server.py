@@ -31,7 +31,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import InvalidSocketStatus, NetworkError
@@ -248,12 +247,7 @@ class UnixServer:
     def __enter__(self) -> UnixServer:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

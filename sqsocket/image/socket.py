@@ -31,10 +31,9 @@ import os
 import struct
 import time
 import weakref
-from types import TracebackType
 from typing import Any, ClassVar
 
-from sqsocket.image.address import SocketAddress
+from sqsocket.image.address import SocketAddress, string_from_address
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import (
     ConnectionClosed,
@@ -44,7 +43,7 @@ from sqsocket.image.exceptions import (
     NetworkError,
     SocketPrimitiveFailed,
 )
-from sqsocket.image.resolver import NetNameResolver
+from sqsocket.platform.constants import NetDomain, SocketStatus, SocketType
 from sqsocket.vm.semaphores import Semaphore
 
 __all__ = [
@@ -60,16 +59,18 @@ __all__ = [
 ]
 
 # Socket class>>initialize: socket types and connection states.
-TCP_SOCKET_TYPE = 0  # SOCK_STREAM, whatever the domain
-UDP_SOCKET_TYPE = 1  # SOCK_DGRAM
-INVALID_SOCKET = -1
-UNCONNECTED = 0
-WAITING_FOR_CONNECTION = 1
-CONNECTED = 2
-OTHER_END_CLOSED = 3
-THIS_END_CLOSED = 4
+# Their names as the image spells them; the numbers are defined once, in
+# sqsocket.platform.constants, where the plugin reads them too.
+TCP_SOCKET_TYPE = SocketType.TCP  # SOCK_STREAM, whatever the domain
+UDP_SOCKET_TYPE = SocketType.UDP  # SOCK_DGRAM
+INVALID_SOCKET = SocketStatus.INVALID
+UNCONNECTED = SocketStatus.UNCONNECTED
+WAITING_FOR_CONNECTION = SocketStatus.WAITING_FOR_CONNECTION
+CONNECTED = SocketStatus.CONNECTED
+OTHER_END_CLOSED = SocketStatus.OTHER_END_CLOSED
+THIS_END_CLOSED = SocketStatus.THIS_END_CLOSED
 
-_STATUS_STRINGS = {
+_STATUS_STRINGS: dict[int, str] = {
     INVALID_SOCKET: "invalidSocketHandle",
     UNCONNECTED: "unconnected",
     WAITING_FOR_CONNECTION: "waitingForConnection",
@@ -79,9 +80,8 @@ _STATUS_STRINGS = {
 }
 
 # The family codes of the 2007 API (the netType of socket creation).
-FAMILY_LOCAL = 1
-FAMILY_INET4 = 2
-FAMILY_INET6 = 3
+FAMILY_LOCAL = NetDomain.LOCAL
+FAMILY_INET6 = NetDomain.INET6
 
 # What Socket>>initialize: passes for the buffer sizes (the Unix plugin ignores them).
 _BUFFER_SIZE = 8000
@@ -172,7 +172,7 @@ class Socket:
 
     @classmethod
     def _new(cls, socket_type: int, domain: int, image: Image | None) -> Socket:
-        img = NetNameResolver.initialize_network(image=image)
+        img = Image.resolve(image).initialize_network()
         sock = cls(img)
         sock._initialize(socket_type, domain)
         return sock
@@ -280,8 +280,6 @@ class Socket:
             return "destroyed"
         return _STATUS_STRINGS.get(self.connection_status(), "unknown socket status")
 
-    status = status_string
-
     @property
     def is_valid(self) -> bool:
         """``isValid``: there is a handle and the plugin still knows it."""
@@ -338,7 +336,7 @@ class Socket:
         4-byte IPv4 host address with a port. Returns at once; follow it with
         :meth:`wait_for_connection_for`.
         """
-        NetNameResolver.initialize_network(image=self.image)
+        self.image.initialize_network()
         self._require_unconnected("opening a new connection")
         if port is None:
             self.image.plugin.primitiveSocketConnectTo(self._handle(), address)
@@ -368,7 +366,7 @@ class Socket:
     def _describe(address: SocketAddress | bytes, port: int | None) -> str:
         if port is None:
             return str(address) if isinstance(address, SocketAddress) else repr(bytes(address))
-        return f"{NetNameResolver.string_from_address(address)}:{port}"
+        return f"{string_from_address(address)}:{port}"
 
     def _await_status_change(self, timeout: float | None) -> int:
         """Wait on the connection semaphore while waiting for a connection; answer the status."""
@@ -718,10 +716,13 @@ class Socket:
         self.image.plugin.primitiveSocketCloseConnection(self._handle())
 
     def disconnect(self) -> None:
-        """``disconnect``: abort the connection, whatever its state (TCP sends a reset)."""
-        self.image.plugin.primitiveSocketAbortConnection(self._handle())
+        """``disconnect``: ``primSocketAbortConnection:``, whatever the connection's state.
 
-    abort = disconnect
+        Despite the name, the Unix plugin sends no reset: it turns lingering off
+        ({l_onoff 0}, not {1, 0}) and closes, so the peer sees a FIN and reads EOF
+        (sqUnixSocket.c, sqSocketAbortConnection; sqsocket.platform.sockets).
+        """
+        self.image.plugin.primitiveSocketAbortConnection(self._handle())
 
     def destroy(self) -> None:
         """``destroy``: abort any connection, free the plugin's socket, unregister the semaphores.
@@ -758,17 +759,12 @@ class Socket:
     def __enter__(self) -> Socket:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close_and_destroy(1.0)
 
     # -- addresses --------------------------------------------------------------------------
 
-    def local_address(self) -> SocketAddress | None:
+    def local_socket_address(self) -> SocketAddress | None:
         """``localSocketAddress`` (new API): the bound address, None if there is none."""
         size = int(self.image.plugin.primitiveSocketLocalAddressSize(self._handle()))
         if size <= 0:
@@ -777,7 +773,7 @@ class Socket:
         self.image.plugin.primitiveSocketLocalAddressResult(self._handle(), address)
         return address
 
-    def remote_address(self) -> SocketAddress | None:
+    def remote_socket_address(self) -> SocketAddress | None:
         """``remoteSocketAddress`` (new API): the peer's address, None if there is none."""
         size = int(self.image.plugin.primitiveSocketRemoteAddressSize(self._handle()))
         if size <= 0:
@@ -785,9 +781,6 @@ class Socket:
         address = SocketAddress.new(size, self.image)
         self.image.plugin.primitiveSocketRemoteAddressResult(self._handle(), address)
         return address
-
-    local_socket_address = local_address
-    remote_socket_address = remote_address
 
     def local_host_address(self) -> bytes:
         """``localAddress`` (old API): the 4-byte local IPv4 address (0.0.0.0 for others)."""
@@ -802,7 +795,7 @@ class Socket:
         """``localPort``: the old primitive (IPv4); an IPv6 socket asks its address instead."""
         port = int(self.image.plugin.primitiveSocketLocalPort(self._handle()))
         if port == 0:
-            port = self._port_of(self.local_address())
+            port = self._port_of(self.local_socket_address())
         return port
 
     @property
@@ -810,7 +803,7 @@ class Socket:
         """``remotePort``: the old primitive (IPv4); an IPv6 socket asks its address instead."""
         port = int(self.image.plugin.primitiveSocketRemotePort(self._handle()))
         if port == 0:
-            port = self._port_of(self.remote_address())
+            port = self._port_of(self.remote_socket_address())
         return port
 
     @staticmethod
@@ -875,6 +868,8 @@ class Socket:
             if sent >= total:
                 return sent
 
+    # Squeak's Socket has both selectors for one datagram send: sendData:toHost:port:
+    # (the older name) and sendUDPData:toHost:port:
     send_data_to_host_port = send_udp_data_to_host_port
 
     def receive_udp_data_into(self, buffer: bytearray) -> list[Any]:

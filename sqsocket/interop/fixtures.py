@@ -13,7 +13,6 @@ import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from sqsocket.interop.dsl import Path, Port
 from sqsocket.servers.address import abstract_supported
@@ -252,10 +251,5 @@ class Fixture:
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -31,7 +31,6 @@ import os
 import selectors
 import socket
 import tempfile
-from types import TracebackType
 from typing import Self
 
 from sqsocket.servers.address import AbstractAddress, InetAddress, UnixAddress, abstract_supported
@@ -230,12 +229,7 @@ class DatagramClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

@@ -67,7 +67,6 @@ import stat
 import termios
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Self
 
 from sqsocket.servers.address import InetAddress
@@ -624,12 +623,7 @@ class IntroClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

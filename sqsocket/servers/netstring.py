@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import socket
-from types import TracebackType
 from typing import Self
 
 from sqsocket.servers.base import AddressLike, connect
@@ -177,12 +176,7 @@ class NetstringClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
