@@ -15,7 +15,8 @@ selectors (``connectTo:`` is ``connect_to``), calling the emulated
 
 Modules: :mod:`~.environment` (the :class:`Image`: plugin, external objects,
 the default image), :mod:`~.exceptions`, :mod:`~.address`, :mod:`~.resolver`,
-:mod:`~.socket`, :mod:`~.server` (a Unix-domain server on the image side) and
+:mod:`~.resolverprims`, :mod:`~.addressinfo`, :mod:`~.socket`,
+:mod:`~.server` (a Unix-domain server on the image side) and
 :mod:`~.workspace` (the Pharo workspace example).
 """
 

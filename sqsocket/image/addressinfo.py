@@ -7,7 +7,8 @@ make a socket of the right kind for it. The class side runs the 2007 lookup
 primitive once, then Size/Family/Type/Protocol/Result/Next for each answer, all
 under the resolver mutex because the plugin keeps the answer list between calls.
 
-It sits above :mod:`~sqsocket.image.socket` (it makes sockets) and below
+It sits above :mod:`~sqsocket.image.socket` (it makes sockets) and
+:mod:`~sqsocket.image.resolverprims` (the primitives it calls), below
 :mod:`~sqsocket.image.resolver` (``NetNameResolver addressesForName:`` asks it),
 so the three modules import in one direction, although in Smalltalk
 NetNameResolver and SocketAddressInformation call each other.
@@ -15,9 +16,10 @@ NetNameResolver and SocketAddressInformation call each other.
 
 from __future__ import annotations
 
-from sqsocket.image.address import SocketAddress, text_bytes
+from sqsocket.image.address import SocketAddress
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import NetworkError
+from sqsocket.image.resolverprims import ResolverPrimitives
 from sqsocket.image.socket import Socket
 from sqsocket.platform.constants import (
     AddressFamily,
@@ -83,13 +85,8 @@ class SocketAddressInformation:
         img = Image.resolve(image).initialize_network()
         results: list[SocketAddressInformation] = []
         with img.resolver_mutex:  # the plugin keeps the answer list between calls
-            img.plugin.primitiveResolverGetAddressInfo(
-                text_bytes(host_name),
-                text_bytes(service_name),
-                flags,
-                family,
-                socket_type,
-                protocol,
+            ResolverPrimitives.prim_get_address_info_host_service_flags_family_type_protocol(
+                host_name, service_name, flags, family, socket_type, protocol, image=img
             )
             while (info := cls.next_from(img)) is not None:
                 results.append(info)
@@ -101,16 +98,16 @@ class SocketAddressInformation:
 
         None at the end of the list. The caller holds the resolver mutex.
         """
-        plugin = image.plugin
-        size = int(plugin.primitiveResolverGetAddressInfoSize())
+        prims = ResolverPrimitives
+        size = prims.prim_get_address_info_size(image=image)
         if size < 0:
             return None
         address = SocketAddress.new(size, image)
-        family = int(plugin.primitiveResolverGetAddressInfoFamily())
-        socket_type = int(plugin.primitiveResolverGetAddressInfoType())
-        protocol = int(plugin.primitiveResolverGetAddressInfoProtocol())
-        plugin.primitiveResolverGetAddressInfoResult(address)
-        plugin.primitiveResolverGetAddressInfoNext()
+        family = prims.prim_get_address_info_family(image=image)
+        socket_type = prims.prim_get_address_info_type(image=image)
+        protocol = prims.prim_get_address_info_protocol(image=image)
+        prims.prim_get_address_info_result(address, image=image)
+        prims.prim_get_address_info_next(image=image)
         return cls(address, family, socket_type, protocol, image)
 
     # -- what it names ---------------------------------------------------------------------
@@ -138,11 +135,8 @@ class SocketAddressInformation:
         if self.socket_type not in (self.SOCKET_TYPE_STREAM, self.SOCKET_TYPE_UNSPECIFIED):
             raise NetworkError(f"cannot connect a {self.socket_type_name} socket: {self}")
         sock = Socket.new_tcp(self.address_family, image=self.image)
-        try:
+        with sock.destroyed_on_failure():
             sock.connect_to(self.socket_address, timeout=timeout)
-        except BaseException:
-            sock.destroy()
-            raise
         return sock
 
     def listen_with_backlog(self, backlog: int) -> Socket:
@@ -152,12 +146,9 @@ class SocketAddressInformation:
         ):
             raise NetworkError(f"cannot listen on {self}")
         sock = Socket.new_tcp(self.address_family, image=self.image)
-        try:
+        with sock.destroyed_on_failure():
             sock.bind_to(self.socket_address)
             sock.listen_with_backlog(backlog)
-        except BaseException:
-            sock.destroy()
-            raise
         return sock
 
     def __str__(self) -> str:

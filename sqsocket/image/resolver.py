@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqsocket.image.address import SocketAddress, text_bytes
+from sqsocket.image.address import SocketAddress
 from sqsocket.image.address import address_from_string as _address_from_string
 from sqsocket.image.address import string_from_address as _string_from_address
 from sqsocket.image.addressinfo import SocketAddressInformation
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import NameLookupFailure
-from sqsocket.platform.constants import ResolverStatus
+from sqsocket.image.resolverprims import ResolverPrimitives
 
 __all__ = ["NetNameResolver"]
 
@@ -42,14 +42,12 @@ def _read_sized(size: Callable[[], Any], result: Callable[[bytearray], Any]) -> 
     return buf.decode("utf-8", "surrogateescape")
 
 
-class NetNameResolver:
-    """``NetNameResolver``: class-side only; its class variables live on the :class:`Image`."""
+class NetNameResolver(ResolverPrimitives):
+    """``NetNameResolver``: class-side only; its class variables live on the :class:`Image`.
 
-    # NetNameResolver class>>initialize's constants, defined once in platform.constants
-    RESOLVER_UNINITIALIZED = ResolverStatus.UNINITIALISED
-    RESOLVER_READY = ResolverStatus.SUCCESS
-    RESOLVER_BUSY = ResolverStatus.BUSY
-    RESOLVER_ERROR = ResolverStatus.ERROR
+    The bare primitives (``prim_*``, ``resolver_status``) come from
+    :class:`~sqsocket.image.resolverprims.ResolverPrimitives`.
+    """
 
     # -- network initialization -------------------------------------------------------
 
@@ -61,101 +59,6 @@ class NetNameResolver:
         (handy for callers that were given None).
         """
         return Image.resolve(image).initialize_network()
-
-    @classmethod
-    def resolver_status(cls, *, image: Image | None = None) -> int:
-        """``resolverStatus``: 0 uninitialized, 1 ready, 2 busy, 3 error."""
-        return int(Image.resolve(image).plugin.primitiveResolverStatus())
-
-    @classmethod
-    def resolver_error(cls, *, image: Image | None = None) -> int:
-        """``resolverError``: the last lookup's error code."""
-        return int(Image.resolve(image).plugin.primitiveResolverError())
-
-    # -- primitives (named after their selectors) ------------------------------------------
-
-    @classmethod
-    def prim_initialize_network(
-        cls, resolver_sema_index: int, *, image: Image | None = None
-    ) -> None:
-        Image.resolve(image).plugin.primitiveInitializeNetwork(resolver_sema_index)
-
-    @classmethod
-    def prim_start_lookup_of_name(
-        cls, host_name: str | bytes, *, image: Image | None = None
-    ) -> None:
-        Image.resolve(image).plugin.primitiveResolverStartNameLookup(text_bytes(host_name))
-
-    @classmethod
-    def prim_start_lookup_of_address(cls, address: bytes, *, image: Image | None = None) -> None:
-        Image.resolve(image).plugin.primitiveResolverStartAddressLookup(bytes(address))
-
-    @classmethod
-    def prim_name_lookup_result(cls, *, image: Image | None = None) -> bytes:
-        return bytes(Image.resolve(image).plugin.primitiveResolverNameLookupResult())
-
-    @classmethod
-    def prim_address_lookup_result(cls, *, image: Image | None = None) -> str:
-        raw = Image.resolve(image).plugin.primitiveResolverAddressLookupResult()
-        return bytes(raw).decode("utf-8", "surrogateescape")
-
-    @classmethod
-    def prim_abort_lookup(cls, *, image: Image | None = None) -> None:
-        Image.resolve(image).plugin.primitiveResolverAbortLookup()
-
-    @classmethod
-    def prim_local_address(cls, *, image: Image | None = None) -> bytes:
-        return bytes(Image.resolve(image).plugin.primitiveResolverLocalAddress())
-
-    @classmethod
-    def prim_get_address_info_host_service_flags_family_type_protocol(
-        cls,
-        host_name: str | bytes,
-        service_name: str | bytes,
-        flags: int,
-        family: int,
-        socket_type: int,
-        protocol: int,
-        *,
-        image: Image | None = None,
-    ) -> None:
-        """``primGetAddressInfoHost:service:flags:family:type:protocol:``."""
-        Image.resolve(image).plugin.primitiveResolverGetAddressInfo(
-            text_bytes(host_name),
-            text_bytes(service_name),
-            flags,
-            family,
-            socket_type,
-            protocol,
-        )
-
-    @classmethod
-    def prim_get_address_info_size(cls, *, image: Image | None = None) -> int:
-        """``primGetAddressInfoSize``: -1 when there is no (more) result."""
-        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoSize())
-
-    @classmethod
-    def prim_get_address_info_result(
-        cls, socket_address: bytearray, *, image: Image | None = None
-    ) -> None:
-        """``primGetAddressInfoResult:``: the plugin fills the (zeroed) address in place."""
-        Image.resolve(image).plugin.primitiveResolverGetAddressInfoResult(socket_address)
-
-    @classmethod
-    def prim_get_address_info_family(cls, *, image: Image | None = None) -> int:
-        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoFamily())
-
-    @classmethod
-    def prim_get_address_info_type(cls, *, image: Image | None = None) -> int:
-        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoType())
-
-    @classmethod
-    def prim_get_address_info_protocol(cls, *, image: Image | None = None) -> int:
-        return int(Image.resolve(image).plugin.primitiveResolverGetAddressInfoProtocol())
-
-    @classmethod
-    def prim_get_address_info_next(cls, *, image: Image | None = None) -> bool:
-        return bool(Image.resolve(image).plugin.primitiveResolverGetAddressInfoNext())
 
     # -- old API lookups --------------------------------------------------------------------
 

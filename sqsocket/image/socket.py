@@ -26,11 +26,13 @@ connection the peer closed is a :class:`ConnectionClosed`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import struct
 import time
 import weakref
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from sqsocket.image.address import SocketAddress, string_from_address
@@ -241,14 +243,23 @@ class Socket:
         does all of that.
         """
         sock = cls.new_ipc(image=image)
-        try:
-            address = SocketAddress.for_socket_path(path, sock.session_id, sock.image)
-            sock.bind_to(address)
+        with sock.destroyed_on_failure():
+            sock.bind_to(SocketAddress.for_socket_path(path, sock.session_id, sock.image))
             sock.listen_with_backlog(backlog)
-        except BaseException:
-            sock.destroy()
-            raise
         return sock
+
+    @contextlib.contextmanager
+    def destroyed_on_failure(self) -> Iterator[Socket]:
+        """Set a new socket up inside: if anything fails, it is destroyed, then re-raised.
+
+        What the image's ``[...] ifCurtailed: [socket destroy]`` does, so a failed
+        bind, listen or connect leaves no socket behind.
+        """
+        try:
+            yield self
+        except BaseException:
+            self.destroy()
+            raise
 
     # -- handle and status ----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 NI_MAXHOST = 1025
 NI_MAXSERV = 32
@@ -58,6 +59,30 @@ _IfAddrs._fields_ = [
 ]
 
 
+# The C prototypes this module calls: name -> (restype, argtypes), as <netdb.h>,
+# <sys/socket.h> and <ifaddrs.h> declare them (socklen_t is an unsigned int).
+_INT, _UINT, _SIZE, _SSIZE = ctypes.c_int, ctypes.c_uint, ctypes.c_size_t, ctypes.c_ssize_t
+_PTR, _CHARS = ctypes.c_void_p, ctypes.c_char_p
+_SOCKLEN_P = ctypes.POINTER(ctypes.c_uint)
+_PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
+    "gethostbyname": (ctypes.POINTER(_HostEnt), [_CHARS]),
+    "gethostbyaddr": (ctypes.POINTER(_HostEnt), [_PTR, _UINT, _INT]),
+    "__h_errno_location": (ctypes.POINTER(ctypes.c_int), []),
+    "getnameinfo": (_INT, [_PTR, _UINT, _CHARS, _UINT, _CHARS, _UINT, _INT]),
+    "getifaddrs": (_INT, [ctypes.POINTER(ctypes.POINTER(_IfAddrs))]),
+    "freeifaddrs": (None, [ctypes.POINTER(_IfAddrs)]),
+    "gai_strerror": (_CHARS, [_INT]),
+    "bind": (_INT, [_INT, _PTR, _UINT]),
+    "connect": (_INT, [_INT, _PTR, _UINT]),
+    "setsockopt": (_INT, [_INT, _INT, _INT, _PTR, _UINT]),
+    "getsockopt": (_INT, [_INT, _INT, _INT, _PTR, _SOCKLEN_P]),
+    "getsockname": (_INT, [_INT, _PTR, _SOCKLEN_P]),
+    "getpeername": (_INT, [_INT, _PTR, _SOCKLEN_P]),
+    "sendto": (_SSIZE, [_INT, _PTR, _SIZE, _INT, _PTR, _UINT]),
+    "recvfrom": (_SSIZE, [_INT, _PTR, _SIZE, _INT, _PTR, _SOCKLEN_P]),
+}
+
+
 @cache
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
@@ -65,58 +90,11 @@ def _libc() -> ctypes.CDLL | None:
         lib = ctypes.CDLL(name or "libc.so.6", use_errno=True)
     except OSError:
         return None
-    lib.gethostbyname.restype = ctypes.POINTER(_HostEnt)
-    lib.gethostbyname.argtypes = [ctypes.c_char_p]
-    lib.gethostbyaddr.restype = ctypes.POINTER(_HostEnt)
-    lib.gethostbyaddr.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
-    lib.__h_errno_location.restype = ctypes.POINTER(ctypes.c_int)
-    lib.getnameinfo.restype = ctypes.c_int
-    lib.getnameinfo.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_uint,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-        ctypes.c_int,
-    ]
-    lib.getifaddrs.restype = ctypes.c_int
-    lib.getifaddrs.argtypes = [ctypes.POINTER(ctypes.POINTER(_IfAddrs))]
-    lib.freeifaddrs.restype = None
-    lib.freeifaddrs.argtypes = [ctypes.POINTER(_IfAddrs)]
-    lib.gai_strerror.restype = ctypes.c_char_p
-    lib.gai_strerror.argtypes = [ctypes.c_int]
-    for fn in ("bind", "connect"):
-        getattr(lib, fn).restype = ctypes.c_int
-        getattr(lib, fn).argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint]
-    for fn in ("setsockopt", "getsockopt"):
-        getattr(lib, fn).restype = ctypes.c_int
-    lib.setsockopt.argtypes = [ctypes.c_int] * 3 + [ctypes.c_void_p, ctypes.c_uint]
-    lib.getsockopt.argtypes = [ctypes.c_int] * 3 + [
-        ctypes.c_void_p,
-        ctypes.POINTER(ctypes.c_uint),
-    ]
-    for fn in ("getsockname", "getpeername"):
-        getattr(lib, fn).restype = ctypes.c_int
-        getattr(lib, fn).argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint)]
-    lib.sendto.restype = ctypes.c_ssize_t
-    lib.sendto.argtypes = [
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_uint,
-    ]
-    lib.recvfrom.restype = ctypes.c_ssize_t
-    lib.recvfrom.argtypes = [
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.POINTER(ctypes.c_uint),
-    ]
+    for fn, (restype, argtypes) in _PROTOTYPES.items():
+        proto = getattr(lib, fn)
+        proto.restype = restype
+        if argtypes:
+            proto.argtypes = argtypes
     return lib
 
 

@@ -352,34 +352,33 @@ def _sq(function: str, *scenarios: str, file: str = SQ410_SOCKET, note: str = ""
     return Source(SQ410_REPO, SQ410_COMMIT, file, function, evidence, note, scenarios)
 
 
-def _pvm(
-    function: str,
-    commit: str = PHARO_VM_PIN,
-    file: str = PHARO_VM_SOCKET,
-    note: str = "",
-    evidence: Evidence = Evidence.SOURCE,
-) -> Source:
-    return Source(PHARO_VM_REPO, commit, file, function, evidence, note)
+@dataclass(frozen=True)
+class _Tree:
+    """A source tree profiles cite: ``tree(function, ...)`` is one :class:`Source` in it.
+
+    The commit and file default to the tree's pin and its sqUnixSocket.c.
+    """
+
+    repository: str
+    pin: str
+    file: str
+
+    def __call__(
+        self,
+        function: str,
+        commit: str | None = None,
+        file: str | None = None,
+        note: str = "",
+        evidence: Evidence = Evidence.SOURCE,
+    ) -> Source:
+        return Source(
+            self.repository, commit or self.pin, file or self.file, function, evidence, note
+        )
 
 
-def _os(
-    function: str,
-    commit: str = OSVM_PIN,
-    file: str = OSVM_SOCKET,
-    note: str = "",
-    evidence: Evidence = Evidence.SOURCE,
-) -> Source:
-    return Source(OSVM_REPO, commit, file, function, evidence, note)
-
-
-def _p5(
-    function: str,
-    commit: str = PHARO5_PIN,
-    file: str = PHARO5_SOCKET,
-    note: str = "",
-    evidence: Evidence = Evidence.SOURCE,
-) -> Source:
-    return Source(PHARO5_REPO, commit, file, function, evidence, note)
+_pvm = _Tree(PHARO_VM_REPO, PHARO_VM_PIN, PHARO_VM_SOCKET)
+_os = _Tree(OSVM_REPO, OSVM_PIN, OSVM_SOCKET)
+_p5 = _Tree(PHARO5_REPO, PHARO5_PIN, PHARO5_SOCKET)
 
 
 def _intent(function: str, note: str) -> Source:

@@ -73,6 +73,23 @@ _PEEK = int(socket.MSG_PEEK) | int(socket.MSG_DONTWAIT)
 _NOSIGNAL = int(socket.MSG_NOSIGNAL)
 
 
+# struct sockaddr_in: sin_port at bytes 2..4, sin_addr at 4..8 (network order)
+_SIN_PORT = slice(2, 4)
+_SIN_ADDR = slice(4, 8)
+
+
+def _sockaddr_in_field(sa: bytes | None, field: slice) -> int:
+    """A sockaddr_in's port or address as the old API reads it: 0 unless it is AF_INET."""
+    if sa is None or len(sa) < field.stop or sa[:2] != _AF_INET:
+        return 0
+    return int.from_bytes(sa[field], "big")
+
+
+def _send_nosignal(sock: socket.socket, data: memoryview) -> int:
+    """``send(fd, buf, count, MSG_NOSIGNAL)``: a closed peer is EPIPE, not SIGPIPE."""
+    return sock.send(data, _NOSIGNAL)
+
+
 class Sockets:
     def __init__(self, net: Network) -> None:
         self.net = net
@@ -294,36 +311,26 @@ class Sockets:
 
     def local_address(self, handle: bytes | bytearray) -> int:
         _type, pss = self.net.socket_of(handle)
-        sa = self._name(pss, libc.getsockname)
-        if sa is None or len(sa) < 8 or sa[:2] != _AF_INET:
-            return 0
-        return int.from_bytes(sa[4:8], "big")
+        return _sockaddr_in_field(self._name(pss, libc.getsockname), _SIN_ADDR)
 
     def local_port(self, handle: bytes | bytearray) -> int:
         _type, pss = self.net.socket_of(handle)
-        sa = self._name(pss, libc.getsockname)
-        if sa is None or len(sa) < 4 or sa[:2] != _AF_INET:
-            return 0
-        return int.from_bytes(sa[2:4], "big")
+        return _sockaddr_in_field(self._name(pss, libc.getsockname), _SIN_PORT)
 
     def remote_address(self, handle: bytes | bytearray) -> int:
-        socket_type, pss = self.net.socket_of(handle)
-        if socket_type == SocketType.TCP:
-            sa = self._name(pss, libc.getpeername)
-            if sa is None or len(sa) < 8 or sa[:2] != _AF_INET:
-                return 0
-            return int.from_bytes(sa[4:8], "big")
-        # UDP/RAW: the default peer, read as a sockaddr_in whatever it holds
-        return int.from_bytes(pss.peer[4:8].ljust(4, b"\0"), "big")
+        return self._peer_field(handle, _SIN_ADDR)
 
     def remote_port(self, handle: bytes | bytearray) -> int:
+        return self._peer_field(handle, _SIN_PORT)
+
+    def _peer_field(self, handle: bytes | bytearray, field: slice) -> int:
+        """TCP: the field of getpeername's answer; UDP/RAW: of the default peer."""
         socket_type, pss = self.net.socket_of(handle)
         if socket_type == SocketType.TCP:
-            sa = self._name(pss, libc.getpeername)
-            if sa is None or len(sa) < 4 or sa[:2] != _AF_INET:
-                return 0
-            return int.from_bytes(sa[2:4], "big")
-        return int.from_bytes(pss.peer[2:4].ljust(2, b"\0"), "big")
+            return _sockaddr_in_field(self._name(pss, libc.getpeername), field)
+        # UDP/RAW: the default peer, read as a sockaddr_in whatever it holds
+        width = field.stop - field.start
+        return int.from_bytes(pss.peer[field].ljust(width, b"\0"), "big")
 
     def _name(self, pss: PrivateSocket, fn: Callable[[int], bytes]) -> bytes | None:
         if pss.sock is None:
@@ -525,34 +532,15 @@ class Sockets:
             try:
                 n, sender = libc.recvfrom(self._fd(pss), buf)
             except OSError as exc:
-                err = self._failed(exc)
-                if err != _EWOULDBLOCK:
-                    pss.error = err
-                return 0
+                return self._datagram_failed(pss, exc)
             pss.peer = sender  # recvfrom writes the sender over the default peer
             if n <= 0:
                 pss.error = self._eof_error()
                 return 0
             pss.peer_size = len(sender)
             return n
-        sock = pss.sock
-        try:
-            if sock is None:
-                raise _EBADF
-            n = sock.recv_into(buf, len(buf))
-        except OSError as exc:
-            err = self._failed(exc)
-            n = -1
-        else:
-            if n > 0:
-                return n
-            err = self._eof_error()
-        event = read_event(n, err)
-        if event is None:
-            return 0
-        pss.error = err
-        self._apply(pss, event)
-        return 0
+        # recv_into(buf) fills at most len(buf), as read(fd, buf, count) does
+        return self._stream_transfer(pss, socket.socket.recv_into, buf, read_event)
 
     def send(self, handle: bytes | bytearray, data: memoryview) -> int:
         """``sqSocketSendDataBufCount``: what ``send()`` took; 0 when it would block.
@@ -566,10 +554,7 @@ class Sockets:
                 # sendto the default peer, with sizeof(union sockaddr_any) as its length
                 n = libc.sendto(self._fd(pss), data, pss.peer.ljust(_SOCKADDR_ANY, b"\0"))
             except OSError as exc:
-                err = self._failed(exc)
-                if err != _EWOULDBLOCK:
-                    pss.error = err
-                return 0
+                return self._datagram_failed(pss, exc)
             if n <= 0:
                 # sendto() answered 0 (an empty datagram): C reads the errno left over
                 err = self._eof_error()
@@ -577,11 +562,33 @@ class Sockets:
                     pss.error = err
                 return 0
             return n
+        return self._stream_transfer(pss, _send_nosignal, data, send_event)
+
+    def _datagram_failed(self, pss: PrivateSocket, exc: OSError) -> int:
+        """recvfrom()/sendto() failed: the socket keeps the error unless it would block."""
+        err = self._failed(exc)
+        if err != _EWOULDBLOCK:
+            pss.error = err
+        return 0
+
+    def _stream_transfer(
+        self,
+        pss: PrivateSocket,
+        call: Callable[[socket.socket, memoryview], int],
+        buf: memoryview,
+        classify: Callable[[int, int], Event | None],
+    ) -> int:
+        """A TCP read()/send(): the bytes it moved, else 0 once the outcome is applied.
+
+        A failure leaves its errno, an answer of 0 (EOF, or a send of nothing) the
+        errno cell's (``_eof_error``); ``classify`` (statetable's read_event or
+        send_event) says whether that changes the state, as the C code's tests do.
+        """
         sock = pss.sock
         try:
             if sock is None:
                 raise _EBADF
-            n = sock.send(data, _NOSIGNAL)
+            n = call(sock, buf)
         except OSError as exc:
             err = self._failed(exc)
             n = -1
@@ -589,11 +596,10 @@ class Sockets:
             if n > 0:
                 return n
             err = self._eof_error()
-        event = send_event(n, err)
-        if event is None:
-            return 0
-        pss.error = err
-        self._apply(pss, event)
+        event = classify(n, err)
+        if event is not None:
+            pss.error = err
+            self._apply(pss, event)
         return 0
 
     def receive_udp_old(
