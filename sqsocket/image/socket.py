@@ -45,45 +45,20 @@ from sqsocket.image.exceptions import (
     NetworkError,
     SocketPrimitiveFailed,
 )
-from sqsocket.platform.constants import NetDomain, SocketStatus, SocketType
+from sqsocket.platform.constants import AddressFamily, NetDomain, SocketStatus, SocketType
 from sqsocket.vm.semaphores import Semaphore
 
-__all__ = [
-    "CONNECTED",
-    "INVALID_SOCKET",
-    "OTHER_END_CLOSED",
-    "TCP_SOCKET_TYPE",
-    "THIS_END_CLOSED",
-    "UDP_SOCKET_TYPE",
-    "UNCONNECTED",
-    "WAITING_FOR_CONNECTION",
-    "Socket",
-]
-
-# Socket class>>initialize: socket types and connection states.
-# Their names as the image spells them; the numbers are defined once, in
-# sqsocket.platform.constants, where the plugin reads them too.
-TCP_SOCKET_TYPE = SocketType.TCP  # SOCK_STREAM, whatever the domain
-UDP_SOCKET_TYPE = SocketType.UDP  # SOCK_DGRAM
-INVALID_SOCKET = SocketStatus.INVALID
-UNCONNECTED = SocketStatus.UNCONNECTED
-WAITING_FOR_CONNECTION = SocketStatus.WAITING_FOR_CONNECTION
-CONNECTED = SocketStatus.CONNECTED
-OTHER_END_CLOSED = SocketStatus.OTHER_END_CLOSED
-THIS_END_CLOSED = SocketStatus.THIS_END_CLOSED
+__all__ = ["Socket"]
 
 _STATUS_STRINGS: dict[int, str] = {
-    INVALID_SOCKET: "invalidSocketHandle",
-    UNCONNECTED: "unconnected",
-    WAITING_FOR_CONNECTION: "waitingForConnection",
-    CONNECTED: "connected",
-    OTHER_END_CLOSED: "otherEndClosedButNotThisEnd",
-    THIS_END_CLOSED: "thisEndClosedButNotOtherEnd",
+    SocketStatus.INVALID: "invalidSocketHandle",
+    SocketStatus.UNCONNECTED: "unconnected",
+    SocketStatus.WAITING_FOR_CONNECTION: "waitingForConnection",
+    SocketStatus.CONNECTED: "connected",
+    SocketStatus.OTHER_END_CLOSED: "otherEndClosedButNotThisEnd",
+    SocketStatus.THIS_END_CLOSED: "thisEndClosedButNotOtherEnd",
 }
 
-# The family codes of the 2007 API (the netType of socket creation).
-FAMILY_LOCAL = NetDomain.LOCAL
-FAMILY_INET6 = NetDomain.INET6
 
 # What Socket>>initialize: passes for the buffer sizes (the Unix plugin ignores them).
 _BUFFER_SIZE = 8000
@@ -158,17 +133,17 @@ class Socket:
     @classmethod
     def new_tcp(cls, family: int | None = None, *, image: Image | None = None) -> Socket:
         """``newTCP`` / ``newTCP: family``: a stream socket (family 1 local, 2 inet4, 3 inet6)."""
-        return cls._new(TCP_SOCKET_TYPE, 0 if family is None else family, image)
+        return cls._new(SocketType.TCP, 0 if family is None else family, image)
 
     @classmethod
     def new_udp(cls, family: int | None = None, *, image: Image | None = None) -> Socket:
         """``newUDP`` / ``newUDP: family``: a datagram socket (born connected, as UDP is)."""
-        return cls._new(UDP_SOCKET_TYPE, 0 if family is None else family, image)
+        return cls._new(SocketType.UDP, 0 if family is None else family, image)
 
     @classmethod
     def new_ipc(cls, *, image: Image | None = None) -> Socket:
         """``newIPC`` (the workspace example): a Unix-domain stream socket (domain 1)."""
-        return cls._new(TCP_SOCKET_TYPE, FAMILY_LOCAL, image)
+        return cls._new(SocketType.TCP, NetDomain.LOCAL, image)
 
     new = new_tcp  # ``Socket new`` is a TCP socket, for backward compatibility
 
@@ -276,13 +251,17 @@ class Socket:
         return int(_SESSION.unpack_from(self.socket_handle)[0])
 
     def connection_status(self) -> int:
-        """``primSocketConnectionStatus:``; a failing primitive means InvalidSocket (-1)."""
+        """``primSocketConnectionStatus:``; a failing primitive means InvalidSocket (-1).
+
+        A destroyed socket (no handle) is InvalidSocket too, without asking the plugin:
+        the ``is_*`` tests below rely on that.
+        """
         if self.socket_handle is None:
-            return INVALID_SOCKET
+            return SocketStatus.INVALID
         try:
             return int(self.image.plugin.primitiveSocketConnectionStatus(self.socket_handle))
         except SocketPrimitiveFailed:
-            return INVALID_SOCKET
+            return SocketStatus.INVALID
 
     @property
     def status_string(self) -> str:
@@ -294,34 +273,31 @@ class Socket:
     @property
     def is_valid(self) -> bool:
         """``isValid``: there is a handle and the plugin still knows it."""
-        return self.socket_handle is not None and self.connection_status() != INVALID_SOCKET
+        return self.connection_status() != SocketStatus.INVALID
 
     @property
     def is_connected(self) -> bool:
-        return self.socket_handle is not None and self.connection_status() == CONNECTED
+        return self.connection_status() == SocketStatus.CONNECTED
 
     @property
     def is_unconnected(self) -> bool:
-        return self.socket_handle is not None and self.connection_status() == UNCONNECTED
+        return self.connection_status() == SocketStatus.UNCONNECTED
 
     @property
     def is_unconnected_or_invalid(self) -> bool:
-        return self.socket_handle is None or self.connection_status() in (
-            UNCONNECTED,
-            INVALID_SOCKET,
-        )
+        return self.connection_status() in (SocketStatus.UNCONNECTED, SocketStatus.INVALID)
 
     @property
     def is_waiting_for_connection(self) -> bool:
-        return self.socket_handle is not None and self.connection_status() == WAITING_FOR_CONNECTION
+        return self.connection_status() == SocketStatus.WAITING_FOR_CONNECTION
 
     @property
     def is_other_end_closed(self) -> bool:
-        return self.socket_handle is not None and self.connection_status() == OTHER_END_CLOSED
+        return self.connection_status() == SocketStatus.OTHER_END_CLOSED
 
     @property
     def is_this_end_closed(self) -> bool:
-        return self.socket_handle is not None and self.connection_status() == THIS_END_CLOSED
+        return self.connection_status() == SocketStatus.THIS_END_CLOSED
 
     @property
     def socket_error(self) -> int:
@@ -330,7 +306,7 @@ class Socket:
 
     def _require_unconnected(self, doing: str) -> None:
         status = self.connection_status()
-        if status != UNCONNECTED:
+        if status != SocketStatus.UNCONNECTED:
             raise InvalidSocketStatus(
                 f"Socket status must Unconnected before {doing} (it is "
                 f"{_STATUS_STRINGS.get(status, status)})"
@@ -383,7 +359,7 @@ class Socket:
         """Wait on the connection semaphore while waiting for a connection; answer the status."""
         deadline = _deadline(timeout)
         status = self.connection_status()
-        while status == WAITING_FOR_CONNECTION:
+        while status == SocketStatus.WAITING_FOR_CONNECTION:
             remaining = _remaining(deadline)
             if remaining is not None and remaining <= 0:
                 break
@@ -404,12 +380,12 @@ class Socket:
         ConnectionTimedOut if it is still pending after ``timeout`` seconds.
         """
         status = self._await_status_change(timeout)
-        if status == CONNECTED:
+        if status == SocketStatus.CONNECTED:
             return True
         if not signal:
             return False
         where = f" to {peer}" if peer else ""
-        if status == UNCONNECTED and self.socket_handle is not None:
+        if status == SocketStatus.UNCONNECTED and self.socket_handle is not None:
             error = self.socket_error
             if error:
                 raise ConnectionRefused(
@@ -417,9 +393,9 @@ class Socket:
                     address=peer,
                     errno=error,
                 )
-        if status == INVALID_SOCKET:
+        if status == SocketStatus.INVALID:
             raise InvalidSocketStatus(f"the socket became invalid while connecting{where}")
-        if status == WAITING_FOR_CONNECTION:
+        if status == SocketStatus.WAITING_FOR_CONNECTION:
             raise ConnectionTimedOut(f"Cannot connect{where}: no connection in {timeout} seconds")
         raise ConnectionTimedOut(
             f"Failed to connect{where} in {timeout} seconds (status {_STATUS_STRINGS[status]})"
@@ -433,7 +409,7 @@ class Socket:
         """
         deadline = _deadline(timeout)
         status = self.connection_status()
-        while status in (CONNECTED, THIS_END_CLOSED):
+        while status in (SocketStatus.CONNECTED, SocketStatus.THIS_END_CLOSED):
             remaining = _remaining(deadline)
             if remaining is not None and remaining <= 0:
                 break
@@ -442,7 +418,7 @@ class Socket:
                 break
             self.read_semaphore.wait(_remaining(deadline))
             status = self.connection_status()
-        return status != CONNECTED
+        return status != SocketStatus.CONNECTED
 
     # -- listening and accepting ------------------------------------------------------------
 
@@ -525,11 +501,15 @@ class Socket:
         """After a failed wait: say why if it is not a time-out (the image would say time-out)."""
         self._handle()  # destroyed: InvalidSocketStatus
         status = self.connection_status()
-        if status in (UNCONNECTED, WAITING_FOR_CONNECTION, INVALID_SOCKET) and sent == 0:
+        if (
+            status
+            in (SocketStatus.UNCONNECTED, SocketStatus.WAITING_FOR_CONNECTION, SocketStatus.INVALID)
+            and sent == 0
+        ):
             raise InvalidSocketStatus(
                 f"cannot send on a socket that is not connected (it is {self.status_string})"
             )
-        if status != CONNECTED:
+        if status != SocketStatus.CONNECTED:
             raise ConnectionClosed(
                 f"connection closed while sending ({sent} of {total} bytes sent; "
                 f"the socket is {self.status_string})"
@@ -672,8 +652,8 @@ class Socket:
         """``receiveDataTimeout:``: wait up to ``timeout`` seconds once; ``b""`` if nothing came."""
         self._await_data(timeout)
         if self.socket_handle is None or self.connection_status() not in (
-            CONNECTED,
-            OTHER_END_CLOSED,
+            SocketStatus.CONNECTED,
+            SocketStatus.OTHER_END_CLOSED,
         ):
             return b""
         buffer = bytearray(size)
@@ -819,7 +799,7 @@ class Socket:
 
     @staticmethod
     def _port_of(address: SocketAddress | None) -> int:
-        if address is None or address.family != FAMILY_INET6:
+        if address is None or address.family != AddressFamily.INET6:
             return 0
         return address.port
 

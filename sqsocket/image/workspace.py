@@ -24,9 +24,10 @@ check it.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from sqsocket.image.address import SocketAddress
@@ -115,16 +116,23 @@ def run_workspace_example(
         NetNameResolver.prim_get_address_info_result(sa, image=img)
     say(f"sa := SocketAddress new: {size} withAll: 0; primGetAddressInfoResult: sa -> {sa}")
 
-    sock = Socket.new_ipc(image=img)
-    try:
+    with _closed_and_destroyed(Socket.new_ipc(image=img), say, timeout) as sock:
         say(f"sock := Socket newIPC -> {sock!r}")
         sock.connect_to(sa, timeout=timeout)
         say(f"sock connectTo: sa -> {sock!r}")
-        reply = _echo(sock, payload, say, timeout)
+        return _echo(sock, payload, say, timeout)
+
+
+@contextlib.contextmanager
+def _closed_and_destroyed(
+    sock: Socket, say: Callable[[str], None], timeout: float
+) -> Iterator[Socket]:
+    """The example's last line, ``sock closeAndDestroy``, however the steps before it end."""
+    try:
+        yield sock
     finally:
         sock.close_and_destroy(timeout)
-    say(f"sock closeAndDestroy -> {sock!r}")
-    return reply
+    say(f"sock closeAndDestroy -> {sock!r}")  # printed only when the steps succeeded
 
 
 def _receive_at_least(sock: Socket, count: int, timeout: float) -> bytes:
@@ -156,16 +164,11 @@ def run_tcp_example(
         f"addr := NetNameResolver addressForName: '{host}' -> "
         f"{NetNameResolver.string_from_address(address)}"
     )
-    sock = Socket.new_tcp(image=img)
-    try:
+    with _closed_and_destroyed(Socket.new_tcp(image=img), say, timeout) as sock:
         say(f"sock := Socket newTCP -> {sock!r}")
         sock.connect_to(address, port, timeout=timeout)
         say(f"sock connectTo: addr port: {port} -> {sock!r}")
-        reply = _echo(sock, payload, say, timeout)
-    finally:
-        sock.close_and_destroy(timeout)
-    say(f"sock closeAndDestroy -> {sock!r}")
-    return reply
+        return _echo(sock, payload, say, timeout)
 
 
 def run_netstring_example(
@@ -186,8 +189,7 @@ def run_netstring_example(
     payload = _payload(message)
     sa = NetNameResolver.address_for_socket_path(path, image=img)
     say(f"sa := getAddressInfo family 1 service '{path}' -> {sa}")
-    sock = Socket.new_ipc(image=img)
-    try:
+    with _closed_and_destroyed(Socket.new_ipc(image=img), say, timeout) as sock:
         sock.connect_to(sa, timeout=timeout)
         say(f"sock := Socket newIPC; connectTo: sa -> {sock!r}")
         frame = _FRAME_HEADER.pack(len(payload)) + payload
@@ -197,10 +199,7 @@ def run_netstring_example(
         (length,) = _FRAME_HEADER.unpack(header)
         reply = _receive_exactly(sock, length, timeout)
         say(f"Transcript: {_as_text(reply)}")
-    finally:
-        sock.close_and_destroy(timeout)
-    say(f"sock closeAndDestroy -> {sock!r}")
-    return reply
+        return reply
 
 
 def _receive_exactly(sock: Socket, count: int, timeout: float) -> bytes:

@@ -80,6 +80,16 @@ class Network:
         self.sockets: dict[int, PrivateSocket] = {}
         self.has_socket_access = True
 
+    def require_socket_access(self) -> None:
+        """Fail the primitive if ``primitiveDisableSocketAccess`` turned access off.
+
+        Where the plugin asks: creation, and the SecurityPlugin's ioCanListenOnPort /
+        ioCanConnectToPort (both answer allowSocketAccess), which SocketPlugin.c's
+        listenOn and connectToPort primitives call first; connectTo asks nothing.
+        """
+        if not self.has_socket_access:
+            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
+
     # -- session ---------------------------------------------------------------
 
     def network_init(self, resolver_sema: int) -> int:

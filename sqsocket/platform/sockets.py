@@ -215,8 +215,7 @@ class Sockets:
 
         The buffer sizes are ignored, as the Unix plugin ignores them.
         """
-        if not self.net.has_socket_access:
-            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
+        self.net.require_socket_access()
         domain = NET_DOMAIN_TO_AF.get(net_type, net_type)
         if socket_type == SocketType.TCP:
             kind = socket.SOCK_STREAM
@@ -267,8 +266,7 @@ class Sockets:
         write_sema: int,
     ) -> bytearray:
         """``sqSocketCreateRawProtoType...``: only protocol 1 (ICMP over IPv4) exists."""
-        if not self.net.has_socket_access:
-            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
+        self.net.require_socket_access()
         if protocol != 1:
             self.net.fprintf(f"primSocketCreateRAW: socket() failed; protocol = {protocol}\n")
             raise PlatformFailure(f"raw protocol {protocol} is not 1 (ICMP)")
@@ -348,10 +346,7 @@ class Sockets:
         self, handle: bytes | bytearray, port: int, backlog: int, interface: int
     ) -> None:
         """``sqSocketListenOnPortBacklogSizeInterface`` (bind and listen errors are ignored)."""
-        if not self.net.has_socket_access:
-            # SocketPlugin.c's listenOn primitives ask secCanListenOnPort first, and the
-            # Unix SecurityPlugin's ioCanListenOnPort answers allowSocketAccess
-            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
+        self.net.require_socket_access()
         socket_type, pss = self.net.socket_of(handle)
         if backlog > 1 and socket_type != SocketType.TCP:
             raise PlatformFailure("only TCP sockets have a backlog (> 1)")
@@ -411,10 +406,7 @@ class Sockets:
 
     def connect_to_port(self, handle: bytes | bytearray, address: int, port: int) -> None:
         """``sqSocketConnectToPort``: TCP opens a connection, UDP sets the default peer."""
-        if not self.net.has_socket_access:
-            # primitiveSocketConnectToPort asks secCanConnectToPort first (ioCanConnectToPort
-            # answers allowSocketAccess); primitiveSocketConnectTo asks nothing
-            raise PlatformFailure("socket access has been disabled (primitiveDisableSocketAccess)")
+        self.net.require_socket_access()
         socket_type, pss = self.net.socket_of(handle)
         sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
         self._connect(socket_type, pss, sa, "sqConnectToPort")
