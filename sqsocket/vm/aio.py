@@ -23,6 +23,7 @@ cost per idle descriptor) and maps readiness as Linux's ``select()`` does
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -188,20 +189,7 @@ class Aio:
         entry = self._entries.pop(fd, None)
         if entry is None:
             return
-        if not entry.enabled:
-            self._unenabled -= 1
-        if entry.rw:
-            self.armed_rw -= 1
-        if entry.registered >= 0:
-            try:
-                self._epoll.unregister(fd)
-            except OSError:
-                pass
-        if entry.sigio >= 0 and self._sigio is not None:
-            try:
-                self._sigio.unregister(fd)
-            except OSError:
-                pass
+        self._release(entry, fd)
         if entry.enabled and fd + 1 == self._max_fd:
             # "keep maxFd accurate (drops to zero if no more sockets)": walk down, as aio.c
             # does, to the next enabled descriptor (usually the very next one)
@@ -278,23 +266,23 @@ class Aio:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _release(self, entry: _Entry, fd: int) -> None:
+        """Take an entry out of the counts and the kernel's sets (the fd may be closed)."""
+        if not entry.enabled:
+            self._unenabled -= 1
+        if entry.rw:
+            self.armed_rw -= 1
+        if entry.registered >= 0:
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+        if entry.sigio >= 0 and self._sigio is not None:
+            with contextlib.suppress(OSError):
+                self._sigio.unregister(fd)
+
     def _new_entry(self, sock: socket.socket, fd: int) -> _Entry:
         old = self._entries.get(fd)
         if old is not None:
-            if not old.enabled:
-                self._unenabled -= 1
-            if old.rw:
-                self.armed_rw -= 1
-            if old.registered >= 0:
-                try:
-                    self._epoll.unregister(fd)
-                except OSError:
-                    pass
-            if old.sigio >= 0 and self._sigio is not None:
-                try:
-                    self._sigio.unregister(fd)
-                except OSError:
-                    pass
+            self._release(old, fd)
         self.generation += 1
         self._unenabled += 1
         entry = _Entry(sock, fd, self.generation)
