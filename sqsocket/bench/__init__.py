@@ -12,8 +12,8 @@ Modules, one job each:
 * :mod:`.workloads` -- endpoints and the client protocol; the columns: :mod:`.raw`
   (a), :mod:`.emulated` (b), :mod:`.imagelayer` (c), :mod:`.squeakvm` (d);
 * servers in processes: :mod:`.peers`, :mod:`.native` (the C helpers under
-  ``benchmarks/``), :mod:`.rawserver`, :mod:`.imageserver`, :mod:`.loadgen`,
-  :mod:`.memprobe`;
+  ``benchmarks/``), :mod:`.rawserver`, :mod:`.imageserver` (both start
+  through :mod:`.peerstart`), :mod:`.loadgen`, :mod:`.memprobe`;
 * the sections: :mod:`.client`, :mod:`.capacity`, :mod:`.memory`, :mod:`.growth`,
   run by :mod:`.suite`; :mod:`.cli` is the command (progress: :class:`sqsocket.ui.Progress`);
 * :mod:`.load` -- ``sqsocket bench load``.

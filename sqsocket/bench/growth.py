@@ -80,21 +80,22 @@ def _harness(column: str, endpoint: Endpoint) -> _Harness:
     if column == "primitives":
         prim = PrimitivesClient(endpoint)
         plugin = prim.plugin
-        return _Harness(
-            open_idle=prim.open,
-            close_idle=lambda s: s.destroy(),  # type: ignore[attr-defined]
-            round_trips=prim.round_trips,
-            create_destroy=_timed(lambda: PrimitiveSocket(plugin, NET_LOCAL).destroy()),
-            close=prim.close,
-        )
+        return _emulated_harness(prim, lambda: PrimitiveSocket(plugin, NET_LOCAL))
     img = ImageClient(endpoint)
     image = img.image
+    return _emulated_harness(img, lambda: Socket.new_ipc(image=image))
+
+
+def _emulated_harness(
+    client: PrimitivesClient | ImageClient, new_socket: Callable[[], PrimitiveSocket | Socket]
+) -> _Harness:
+    """The emulated columns: their sockets, idle or new, end with ``destroy()``."""
     return _Harness(
-        open_idle=img.open,
+        open_idle=client.open,
         close_idle=lambda s: s.destroy(),  # type: ignore[attr-defined]
-        round_trips=img.round_trips,
-        create_destroy=_timed(lambda: Socket.new_ipc(image=image).destroy()),
-        close=img.close,
+        round_trips=client.round_trips,
+        create_destroy=_timed(lambda: new_socket().destroy()),
+        close=client.close,
     )
 
 

@@ -17,7 +17,7 @@ import sys
 import threading
 from types import FrameType
 
-from sqsocket.bench.limits import raise_nofile_limit
+from sqsocket.bench.peerstart import peer_argument
 from sqsocket.image import Image, UnixServer
 from sqsocket.image.exceptions import NetworkError
 
@@ -28,11 +28,9 @@ BACKLOG = 1024
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m sqsocket.bench.imageserver PATH", file=sys.stderr)
+    path = peer_argument(argv, "python -m sqsocket.bench.imageserver PATH")
+    if path is None:
         return 2
-    raise_nofile_limit()
     # Threads beyond a thousand: keep each one's stack small (they only echo).
     threading.stack_size(256 * 1024)
     stop = threading.Event()
@@ -43,13 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with Image() as image:
-        server = UnixServer(args[0], BACKLOG, image=image, client_timeout=None)
+        server = UnixServer(path, BACKLOG, image=image, client_timeout=None)
         try:
             server.start()
         except (NetworkError, OSError) as exc:
-            print(f"imageserver: cannot listen on {args[0]}: {exc}", file=sys.stderr)
+            print(f"imageserver: cannot listen on {path}: {exc}", file=sys.stderr)
             return 1
-        print(f"listening on unix:{args[0]}", flush=True)
+        print(f"listening on unix:{path}", flush=True)
         try:
             while not stop.wait(0.5):
                 pass

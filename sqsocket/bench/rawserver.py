@@ -23,7 +23,7 @@ import stat
 import sys
 from types import FrameType
 
-from sqsocket.bench.limits import raise_nofile_limit
+from sqsocket.bench.peerstart import peer_argument
 from sqsocket.servers.address import InetAddress, UnixAddress, is_loopback_host, parse_address
 
 __all__ = ["MAX_QUEUE", "main", "serve"]
@@ -132,15 +132,13 @@ def _listen(text: str) -> tuple[socket.socket, str, str | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m sqsocket.bench.rawserver unix:PATH|tcp:HOST:PORT", file=sys.stderr)
+    where = peer_argument(argv, "python -m sqsocket.bench.rawserver unix:PATH|tcp:HOST:PORT")
+    if where is None:
         return 2
-    raise_nofile_limit()
     try:
-        listener, ready, path = _listen(args[0])
+        listener, ready, path = _listen(where)
     except (OSError, ValueError) as exc:
-        print(f"rawserver: cannot listen on {args[0]}: {exc}", file=sys.stderr)
+        print(f"rawserver: cannot listen on {where}: {exc}", file=sys.stderr)
         return 1
     print(ready, flush=True)
     try:

@@ -24,6 +24,9 @@ __all__ = ["Client", "Endpoint", "Workload", "payload"]
 
 
 class Workload(enum.Enum):
+    """One of the three workloads every client column runs; the value names it in the
+    progress line."""
+
     ROUND_TRIP = "round trip"
     BULK = "bulk"
     CONNECT = "connect + close"

@@ -16,49 +16,23 @@ listener, loop, lifecycle), :mod:`~.dump` (the traffic dump), :mod:`~.cli`
 (``sqsocket proxy``). What each fault does exactly: ``docs/proxy.md``.
 """
 
-from sqsocket.proxy.faults import (
-    AcceptDelay,
-    Bandwidth,
-    CloseOnEof,
-    Direction,
-    Fault,
-    FaultError,
-    FaultSet,
-    HalfClose,
-    Latency,
-    LimitData,
-    NeverRead,
-    Refuse,
-    Reset,
-    Slicer,
-    Stall,
-)
+from sqsocket.proxy import faults
+
+# Every public name of the faults module is the package's too: faults.__all__ is the
+# one list of them.
+from sqsocket.proxy.faults import *  # noqa: F403
 from sqsocket.proxy.link import LinkInfo, LinkState, PipeInfo
 from sqsocket.proxy.relay import DumpError, Proxy, ProxyStats, stream_address
 from sqsocket.proxy.spec import parse_fault
 
 __all__ = [
-    "AcceptDelay",
-    "Bandwidth",
-    "CloseOnEof",
-    "Direction",
     "DumpError",
-    "Fault",
-    "FaultError",
-    "FaultSet",
-    "HalfClose",
-    "Latency",
-    "LimitData",
     "LinkInfo",
     "LinkState",
-    "NeverRead",
     "PipeInfo",
     "Proxy",
     "ProxyStats",
-    "Refuse",
-    "Reset",
-    "Slicer",
-    "Stall",
     "parse_fault",
     "stream_address",
 ]
+__all__ += faults.__all__

@@ -52,6 +52,7 @@ from sqsocket.servers.address import (
     Address,
     InetAddress,
     UnixAddress,
+    describe_peer,
     is_loopback_host,
 )
 from sqsocket.servers.base import AddressLike, Server, coerce_address
@@ -390,7 +391,7 @@ class Proxy(Server):
             if client.family != socket.AF_UNIX:
                 # Small writes must leave as written (the slicer), not wait for Nagle.
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            link = Link(self, next(self._ids), client, _peer_name(addr))
+            link = Link(self, next(self._ids), client, describe_peer(addr))
             with self._lock:
                 self._links[link.id] = link
                 self._accepted += 1
@@ -445,12 +446,3 @@ class Proxy(Server):
             # rmdir, not rmtree: only an empty directory goes (never someone's files).
             with contextlib.suppress(OSError):
                 os.rmdir(private)
-
-
-def _peer_name(addr: object) -> str:
-    if isinstance(addr, tuple):
-        host, port = addr[:2]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    if isinstance(addr, bytes):
-        addr = addr.decode("utf-8", "replace").replace("\0", "@", 1)
-    return str(addr) or "(unnamed unix peer)"

@@ -42,6 +42,7 @@ __all__ = [
     "abstract_supported",
     "check_host",
     "check_port",
+    "describe_peer",
     "is_loopback_host",
     "parse_address",
     "parse_ready_line",
@@ -180,6 +181,18 @@ class InetAddress:
 
 
 Address = UnixAddress | AbstractAddress | InetAddress
+
+
+def describe_peer(addr: object) -> str:
+    """An accepted peer's address as ``accept`` reported it, for logs: ``host:port``,
+    ``[v6]:port``, a path, ``@name`` for an abstract name."""
+    if isinstance(addr, tuple):
+        host, port = addr[:2]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    if isinstance(addr, bytes):
+        addr = addr.decode("utf-8", "replace").replace("\0", "@", 1)
+    # Unix-domain clients are usually unbound: the kernel reports an empty name.
+    return str(addr) or "(unnamed unix peer)"
 
 
 def is_loopback_host(host: str) -> bool:

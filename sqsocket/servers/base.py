@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Self
+from typing import Self, TypedDict
 
 from sqsocket.servers.address import (
     AbstractAddress,
@@ -46,7 +46,15 @@ from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, BoundPath, bind_unix_pat
 from sqsocket.servers.peercred import supported as peer_credentials_supported
 from sqsocket.servers.ratelog import RateLimitedLog
 
-__all__ = ["AddressLike", "Handler", "Server", "coerce_address", "connect", "open_bound_socket"]
+__all__ = [
+    "AddressLike",
+    "Handler",
+    "Server",
+    "ServerOptions",
+    "coerce_address",
+    "connect",
+    "open_bound_socket",
+]
 
 #: Anything a server constructor accepts as an address.
 AddressLike = Address | str | tuple[str, int]
@@ -55,6 +63,21 @@ AddressLike = Address | str | tuple[str, int]
 Handler = Callable[[int], None]
 
 log = logging.getLogger("sqsocket.servers")
+
+
+class ServerOptions(TypedDict, total=False):
+    """The keyword options every server takes besides its address (see :class:`Server`).
+
+    Subclasses take them as ``**options: Unpack[ServerOptions]`` (or a TypedDict
+    extending this one) and hand them on, so each option and its default is written
+    once, in :meth:`Server.__init__`.
+    """
+
+    mode: int | None
+    allow_remote: bool
+    allow_uids: frozenset[int] | set[int] | None
+    insecure_dir: bool
+    verbose: bool
 
 
 def coerce_address(address: AddressLike) -> Address:

@@ -31,14 +31,20 @@ import os
 import selectors
 import socket
 import tempfile
-from typing import Self
+from typing import Self, Unpack
 
 from sqsocket.servers.address import AbstractAddress, InetAddress, UnixAddress, abstract_supported
-from sqsocket.servers.base import AddressLike, Server, coerce_address
-from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, BoundPath, bind_unix_path
+from sqsocket.servers.base import AddressLike, Server, ServerOptions, coerce_address
+from sqsocket.servers.paths import BoundPath, bind_unix_path
 from sqsocket.servers.peercred import CREDENTIALS_SPACE, credentials_from_ancillary
 
-__all__ = ["DatagramClient", "DatagramEchoServer", "UDPEchoServer", "dgram_echo"]
+__all__ = [
+    "DatagramClient",
+    "DatagramEchoServer",
+    "DatagramOptions",
+    "UDPEchoServer",
+    "dgram_echo",
+]
 
 #: UDP payloads cannot exceed 65507 bytes; a 64 KiB buffer holds any of them.
 DEFAULT_MAX_DATAGRAM = 65536
@@ -47,8 +53,19 @@ DEFAULT_MAX_DATAGRAM = 65536
 _BATCH = 64
 
 
+class DatagramOptions(ServerOptions, total=False):
+    """What a datagram server takes besides its address: ``max_datagram`` and the
+    options of every server (:class:`~sqsocket.servers.base.ServerOptions`)."""
+
+    max_datagram: int
+
+
 class DatagramEchoServer(Server):
-    """Echo datagrams on UDP (``(host, port)``) or ``AF_UNIX`` (path or ``@name``)."""
+    """Echo datagrams on UDP (``(host, port)``) or ``AF_UNIX`` (path or ``@name``).
+
+    ``max_datagram``: the largest datagram echoed (larger ones are dropped); the other
+    options are every server's (:class:`~sqsocket.servers.base.Server`).
+    """
 
     kind = "dgram"
 
@@ -56,21 +73,10 @@ class DatagramEchoServer(Server):
         self,
         address: AddressLike,
         *,
-        mode: int | None = DEFAULT_SOCKET_MODE,
         max_datagram: int = DEFAULT_MAX_DATAGRAM,
-        allow_remote: bool = False,
-        allow_uids: frozenset[int] | set[int] | None = None,
-        insecure_dir: bool = False,
-        verbose: bool = False,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(
-            address,
-            mode=mode,
-            allow_remote=allow_remote,
-            allow_uids=allow_uids,
-            insecure_dir=insecure_dir,
-            verbose=verbose,
-        )
+        super().__init__(address, **options)
         self.max_datagram = max_datagram
         #: Datagrams echoed since bind.
         self.echoed = 0
@@ -142,20 +148,9 @@ class UDPEchoServer(DatagramEchoServer):
     """UDP echo on ``host`` (default 127.0.0.1); ``port=0`` picks a free port."""
 
     def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        max_datagram: int = DEFAULT_MAX_DATAGRAM,
-        allow_remote: bool = False,
-        verbose: bool = False,
+        self, host: str = "127.0.0.1", port: int = 0, **options: Unpack[DatagramOptions]
     ) -> None:
-        super().__init__(
-            InetAddress(host, port),
-            max_datagram=max_datagram,
-            allow_remote=allow_remote,
-            verbose=verbose,
-        )
+        super().__init__(InetAddress(host, port), **options)
 
 
 class DatagramClient:

@@ -20,11 +20,11 @@ file on stop.
 from __future__ import annotations
 
 import socket
+from typing import Unpack
 
 from sqsocket.servers.address import AbstractAddress, InetAddress, UnixAddress
 from sqsocket.servers.base import AddressLike, connect
-from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
-from sqsocket.servers.stream import Connection, StreamServer
+from sqsocket.servers.stream import Connection, StreamOptions, StreamServer
 
 __all__ = [
     "AbstractEchoServer",
@@ -50,26 +50,8 @@ class EchoServer(StreamServer):
 class UnixEchoServer(EchoServer):
     """Echo server on a filesystem path (socket file created with ``mode``, removed on stop)."""
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        mode: int | None = DEFAULT_SOCKET_MODE,
-        max_clients: int | None = None,
-        idle_timeout: float | None = None,
-        allow_uids: frozenset[int] | set[int] | None = None,
-        insecure_dir: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            UnixAddress(path),
-            mode=mode,
-            max_clients=max_clients,
-            idle_timeout=idle_timeout,
-            allow_uids=allow_uids,
-            insecure_dir=insecure_dir,
-            verbose=verbose,
-        )
+    def __init__(self, path: str, **options: Unpack[StreamOptions]) -> None:
+        super().__init__(UnixAddress(path), **options)
 
 
 class AbstractEchoServer(EchoServer):
@@ -77,49 +59,23 @@ class AbstractEchoServer(EchoServer):
 
     ``padded=True`` binds the name followed by NULs up to the full ``sun_path``, the
     address a Smalltalk client reaches (see :class:`~sqsocket.servers.address.AbstractAddress`).
-    No file, so no file permissions: ``allow_uids`` is the only access control.
+    No file, so no file permissions (``mode`` does not apply): ``allow_uids`` is the
+    only access control.
     """
 
     def __init__(
-        self,
-        name: str,
-        *,
-        padded: bool = False,
-        max_clients: int | None = None,
-        idle_timeout: float | None = None,
-        allow_uids: frozenset[int] | set[int] | None = None,
-        verbose: bool = False,
+        self, name: str, *, padded: bool = False, **options: Unpack[StreamOptions]
     ) -> None:
-        super().__init__(
-            AbstractAddress(name, padded=padded),
-            mode=None,
-            max_clients=max_clients,
-            idle_timeout=idle_timeout,
-            allow_uids=allow_uids,
-            verbose=verbose,
-        )
+        super().__init__(AbstractAddress(name, padded=padded), **options)
 
 
 class TCPEchoServer(EchoServer):
     """Echo server on TCP; ``host`` defaults to 127.0.0.1, ``port=0`` picks a free port."""
 
     def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        max_clients: int | None = None,
-        idle_timeout: float | None = None,
-        allow_remote: bool = False,
-        verbose: bool = False,
+        self, host: str = "127.0.0.1", port: int = 0, **options: Unpack[StreamOptions]
     ) -> None:
-        super().__init__(
-            InetAddress(host, port),
-            max_clients=max_clients,
-            idle_timeout=idle_timeout,
-            allow_remote=allow_remote,
-            verbose=verbose,
-        )
+        super().__init__(InetAddress(host, port), **options)
 
 
 def echo_once(address: AddressLike, payload: bytes, *, timeout: float = 5.0) -> bytes:

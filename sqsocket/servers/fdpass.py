@@ -67,13 +67,12 @@ import stat
 import termios
 import time
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Self, Unpack
 
 from sqsocket.servers.address import InetAddress
-from sqsocket.servers.base import AddressLike, Handler, Server, connect
+from sqsocket.servers.base import AddressLike, Handler, Server, ServerOptions, connect
 from sqsocket.servers.listener import Acceptor
 from sqsocket.servers.netstring import Decoder, FrameError, encode
-from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
 from sqsocket.servers.peercred import PeerCredentials
 
 __all__ = [
@@ -175,18 +174,13 @@ class IntroductionServer(Server):
         self,
         address: AddressLike,
         *,
-        mode: int | None = DEFAULT_SOCKET_MODE,
         backlog: int = 128,
         max_clients: int | None = None,
         max_pending: int | None = None,
         max_pending_per_peer: int | None = None,
-        allow_uids: frozenset[int] | set[int] | None = None,
-        insecure_dir: bool = False,
-        verbose: bool = False,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(
-            address, mode=mode, allow_uids=allow_uids, insecure_dir=insecure_dir, verbose=verbose
-        )
+        super().__init__(address, **options)
         if isinstance(self.requested_address, InetAddress):
             raise ValueError("descriptor passing needs a Unix-domain address, not TCP")
         for name, value in (

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import socket
-from typing import Self
+from typing import Self, Unpack
 
 from sqsocket.servers.base import AddressLike, connect
 from sqsocket.servers.framing import (
@@ -38,8 +38,7 @@ from sqsocket.servers.framing import (
 )
 from sqsocket.servers.framing import U32Decoder as Decoder
 from sqsocket.servers.framing import encode_u32 as encode
-from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
-from sqsocket.servers.stream import DEFAULT_MAX_BUFFER, Connection, StreamServer
+from sqsocket.servers.stream import Connection, StreamOptions, StreamServer
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
@@ -190,7 +189,8 @@ class NetstringServer(StreamServer):
     line is answered with the line end it came with. A bad frame (too large,
     malformed, or the stream ending inside one) is logged, rate-limited, and
     counted in :attr:`frame_errors`; the connection is then closed -- after the
-    answers to the frames before it are delivered.
+    answers to the frames before it are delivered. The other options are
+    :class:`~sqsocket.servers.stream.StreamServer`'s.
     """
 
     def __init__(
@@ -199,26 +199,9 @@ class NetstringServer(StreamServer):
         *,
         framing: Framing = Framing.U32,
         max_frame: int = DEFAULT_MAX_FRAME,
-        mode: int | None = DEFAULT_SOCKET_MODE,
-        max_clients: int | None = None,
-        idle_timeout: float | None = None,
-        max_buffer: int | None = DEFAULT_MAX_BUFFER,
-        allow_remote: bool = False,
-        allow_uids: frozenset[int] | set[int] | None = None,
-        insecure_dir: bool = False,
-        verbose: bool = False,
+        **options: Unpack[StreamOptions],
     ) -> None:
-        super().__init__(
-            address,
-            mode=mode,
-            max_clients=max_clients,
-            idle_timeout=idle_timeout,
-            max_buffer=max_buffer,
-            allow_remote=allow_remote,
-            allow_uids=allow_uids,
-            insecure_dir=insecure_dir,
-            verbose=verbose,
-        )
+        super().__init__(address, **options)
         if not 0 < max_frame <= HEADER_LIMIT:
             raise ValueError(f"max_frame must be from 1 to {HEADER_LIMIT}")
         self.framing = framing

@@ -33,10 +33,11 @@ import selectors
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Unpack
 
-from sqsocket.servers.base import AddressLike, Handler, Server
+from sqsocket.servers.address import describe_peer
+from sqsocket.servers.base import AddressLike, Handler, Server, ServerOptions
 from sqsocket.servers.listener import Acceptor
-from sqsocket.servers.paths import DEFAULT_SOCKET_MODE
 from sqsocket.servers.peercred import PeerCredentials
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_IDLE_TIMEOUT",
     "STALL_EVICTION",
     "Connection",
+    "StreamOptions",
     "StreamServer",
 ]
 
@@ -78,6 +80,17 @@ class Connection:
     events: int = selectors.EVENT_READ
 
 
+class StreamOptions(ServerOptions, total=False):
+    """What every stream server takes besides its address: :class:`StreamServer`'s own
+    options and those of every server (:class:`~sqsocket.servers.base.ServerOptions`)."""
+
+    max_clients: int | None
+    idle_timeout: float | None
+    backlog: int
+    high_water: int
+    max_buffer: int | None
+
+
 class StreamServer(Server):
     """Base for stream servers on a Unix path, an abstract name, or TCP.
 
@@ -94,25 +107,14 @@ class StreamServer(Server):
         self,
         address: AddressLike,
         *,
-        mode: int | None = DEFAULT_SOCKET_MODE,
         max_clients: int | None = None,
         idle_timeout: float | None = None,
         backlog: int = 1024,
         high_water: int = 1 << 20,
         max_buffer: int | None = DEFAULT_MAX_BUFFER,
-        allow_remote: bool = False,
-        allow_uids: frozenset[int] | set[int] | None = None,
-        insecure_dir: bool = False,
-        verbose: bool = False,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(
-            address,
-            mode=mode,
-            allow_remote=allow_remote,
-            allow_uids=allow_uids,
-            insecure_dir=insecure_dir,
-            verbose=verbose,
-        )
+        super().__init__(address, **options)
         if max_clients is not None and max_clients < 1:
             raise ValueError("max_clients must be at least 1")
         if idle_timeout is not None and not (
@@ -188,7 +190,7 @@ class StreamServer(Server):
         conn = Connection(
             id=next(self._ids),
             sock=client,
-            peer=self._peer_name(addr),
+            peer=describe_peer(addr),
             last_active=time.monotonic(),
         )
         self._conns[conn.id] = conn
@@ -196,15 +198,6 @@ class StreamServer(Server):
         self.peak_clients = max(self.peak_clients, len(self._conns))
         self._selector.register(client, selectors.EVENT_READ, self._make_handler(conn))
         self._info("connection #%d from %s%s", conn.id, conn.peer, f" ({creds})" if creds else "")
-
-    def _peer_name(self, addr: object) -> str:
-        if isinstance(addr, tuple):
-            host, port = addr[:2]
-            return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-        # Unix-domain clients are usually unbound: the kernel reports an empty name.
-        if isinstance(addr, bytes):
-            addr = addr.decode("utf-8", "replace").replace("\0", "@", 1)
-        return str(addr) or "(unnamed unix peer)"
 
     def _make_handler(self, conn: Connection) -> Handler:
         def handler(mask: int) -> None:

@@ -29,6 +29,9 @@ STALL_TIMEOUT = 30.0
 
 
 class ClientKind(enum.Enum):
+    """What a client in a worker process does (see the module docstring); the value is
+    its key in a worker's share of the mix."""
+
     GOOD = "good"
     ABORT = "abort"
     NEVER_READ = "never-read"
