@@ -8,14 +8,36 @@ A command group -- a command that only holds sub-commands (``sqsocket docker``,
 ``serve``, ``vm``, ...), the top-level ``sqsocket`` included -- behaves alike
 without its sub-command: the usage and one line naming the sub-commands on
 stderr, exit status 2, never a run with nothing to do.
+
+What every command does with a failure, alike: a combination of options argparse
+cannot check itself is a usage error of that command's parser (:func:`usage_error`,
+from the parser a command keeps as ``parser_``), exit status 2; a failure while it
+runs is one line ``sqsocket COMMAND: why`` on stderr and its exit status
+(:func:`fail`), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, NoReturn
 
-__all__ = ["HelpFormatter", "Parser", "SubParsers", "add_commands", "missing_subcommand_message"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_USAGE",
+    "HelpFormatter",
+    "Parser",
+    "SubParsers",
+    "add_commands",
+    "fail",
+    "missing_subcommand_message",
+    "usage_error",
+]
+
+#: A command that ran and failed (nothing listening, a build that broke, ...).
+EXIT_ERROR = 1
+#: A command line that makes no sense; argparse's own status for its errors.
+EXIT_USAGE = 2
 
 SubParsers = argparse._SubParsersAction  # the type of add_subparsers' result
 
@@ -63,3 +85,16 @@ def add_commands(
 
     parser.set_defaults(func=missing)
     return commands
+
+
+def usage_error(args: argparse.Namespace, message: str) -> NoReturn:
+    """A usage error (exit 2) of the command that runs, for a combination of options
+    argparse cannot check itself: its parser (``parser_``) prints it and exits."""
+    parser: argparse.ArgumentParser = args.parser_
+    parser.error(message)
+
+
+def fail(command: str, message: object, status: int = EXIT_ERROR) -> int:
+    """Say in one line on stderr why ``sqsocket COMMAND`` failed; the exit status to return."""
+    print(f"sqsocket {command}: {message}", file=sys.stderr)
+    return status

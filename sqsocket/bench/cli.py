@@ -18,13 +18,13 @@ from sqsocket.bench import pinning, report, suite
 from sqsocket.bench.load import cli as load_cli
 from sqsocket.bench.peers import PeerUnavailable
 from sqsocket.bench.settings import SECTIONS, Mode, Settings
+from sqsocket.cliparse import fail
 from sqsocket.servers import argtypes
 from sqsocket.ui import Progress
 
 __all__ = ["EXAMPLES", "register"]
 
 EXIT_OK = 0
-EXIT_ERROR = 1
 MAX_REPS = 1000
 
 EXAMPLES = """\
@@ -77,8 +77,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     try:
         result = suite.run(settings, pinning.choose(args.pin), progress)
     except PeerUnavailable as exc:
-        print(f"sqsocket bench: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail("bench", exc)
     text = report.to_json(result)
     if args.json == "-":
         sys.stdout.write(text)
@@ -88,8 +87,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             try:
                 Path(args.json).write_text(text)
             except OSError as exc:
-                print(f"sqsocket bench: cannot write {args.json}: {exc}", file=sys.stderr)
-                return EXIT_ERROR
+                return fail("bench", f"cannot write {args.json}: {exc}")
             print(f"JSON written to {args.json}", file=sys.stderr)
     sys.stdout.flush()
     return EXIT_OK

@@ -142,10 +142,8 @@ def _python_client(path: str, message: str, barrier: threading.Barrier) -> str:
         sock.connect(path)
         barrier.wait()  # all connected before anyone sends: the server has them all at once
         sock.sendall(payload)
-        data = b""
-        while len(data) < len(payload):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        # a buffered read returns the whole length however the stream splits it (less
+        # only at end of stream); the socket's timeout bounds each wait
+        with sock.makefile("rb") as reader:
+            data = reader.read(len(payload))
     return data.decode(errors="backslashreplace")

@@ -67,12 +67,7 @@ examples:
   sqsocket example workspace --path /tmp/sp --message 'taco cat' --timeout 2
 """,
     )
-    workspace.add_argument(
-        "--path",
-        type=argtypes.unix_path,
-        default=DEFAULT_PATH,
-        help=f"socket path ({DEFAULT_PATH})",
-    )
+    _add_path(workspace)
     _common(workspace)
     workspace.set_defaults(func=_cmd_workspace)
 
@@ -100,9 +95,7 @@ examples:
   sqsocket example netstring --path /tmp/nstr.sock --message 'taco cat'
 """,
     )
-    netstring.add_argument(
-        "--path", type=argtypes.unix_path, required=True, help="socket path of a netstring server"
-    )
+    _add_path(netstring, "socket path of a netstring server", required=True)
     _common(netstring)
     netstring.set_defaults(func=_cmd_netstring)
 
@@ -119,12 +112,7 @@ examples:
   sqsocket example serve --path /tmp/stsrv.sock --backlog 1 --seconds 60
 """,
     )
-    serve.add_argument(
-        "--path",
-        type=argtypes.unix_path,
-        default=DEFAULT_PATH,
-        help=f"socket path ({DEFAULT_PATH})",
-    )
+    _add_path(serve)
     serve.add_argument(
         "--backlog",
         type=argtypes.integer(1, MAX_BACKLOG),
@@ -138,6 +126,22 @@ examples:
         help=f"stop after this many seconds (above 0, at most {MAX_SECONDS:g})",
     )
     serve.set_defaults(func=_cmd_serve)
+
+
+def _add_path(
+    parser: argparse.ArgumentParser,
+    help: str = f"socket path ({DEFAULT_PATH})",
+    *,
+    required: bool = False,
+) -> None:
+    """``--path``: the Unix-domain socket (at most 107 bytes), the seed's path unless required."""
+    parser.add_argument(
+        "--path",
+        type=argtypes.unix_path,
+        default=None if required else DEFAULT_PATH,
+        required=required,
+        help=help,
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -97,16 +97,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _value_text(value: object) -> str:
-    """A flag's value as the listing shows it (enums by value, sets sorted)."""
-    if isinstance(value, frozenset):
-        return "{" + ", ".join(sorted(value)) + "}" if value else "{}"
-    enum_value = getattr(value, "value", None)
-    if isinstance(enum_value, str):
-        return enum_value
-    name = getattr(value, "name", None)
-    if name is not None and hasattr(value, "poll_interval"):
-        return str(name)  # an EventModel: its name
-    return str(value)
+    """A flag's value as the listing shows it: as the reference does, an EventModel by name."""
+    # imported here: the reference's tables load only when a profile is listed
+    from sqsocket.reference.model import value_text
+
+    return value_text(value, brief=True)
 
 
 def _print_profile(profile: Profile) -> None:

@@ -11,14 +11,15 @@ Exit status: 0 when everything asked for succeeded, 1 when something failed,
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqsocket import ui
-from sqsocket.cliparse import add_commands
+from sqsocket.cliparse import EXIT_ERROR, add_commands, fail
 from sqsocket.dockerharness.errors import (
     BuildFailed,
     DockerHarnessError,
@@ -32,6 +33,9 @@ examples (in this order on a fresh machine; each reuses what is already there):
   sqsocket docker build
   sqsocket docker run
 """
+
+#: Exit status when no Docker engine answers, or the Docker SDK is not installed.
+EXIT_NO_ENGINE = 2
 
 PHARO_NOTE = (
     "Pharo 13: the image is built with Pharo's zeroconf (curl https://get.pharo.org/64/130+vm), "
@@ -96,19 +100,32 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _engine_error(exc: DockerHarnessError) -> int:
-    print(f"sqsocket docker: {exc}", file=sys.stderr)
-    return 2
+def _with_engine(
+    command: Callable[[argparse.Namespace, Any], int],
+) -> Callable[[argparse.Namespace], int]:
+    """``command(args, client)`` with a client of an engine that answered, closed when
+    it returns; without an engine (or the SDK), exit status 2 saying what is missing."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from sqsocket.dockerharness.engine import connect
+
+        try:
+            client = connect()
+        except (NoEngine, DockerSDKMissing) as exc:
+            return fail("docker", exc, EXIT_NO_ENGINE)
+        try:
+            return command(args, client)
+        finally:
+            client.close()
+
+    return run
 
 
-def _cmd_base(args: argparse.Namespace) -> int:
+@_with_engine
+def _cmd_base(args: argparse.Namespace, client: Any) -> int:
     from sqsocket.dockerharness.base import ensure_base
-    from sqsocket.dockerharness.engine import connect
 
-    try:
-        client = connect()
-    except (NoEngine, DockerSDKMissing) as exc:
-        return _engine_error(exc)
     progress = ui.Progress()
     try:
         with progress.step("base image (debootstrap and docker import when missing)"):
@@ -120,25 +137,18 @@ def _cmd_base(args: argparse.Namespace) -> int:
                 log=progress.say,
             )
     except DockerHarnessError as exc:
-        print(f"sqsocket docker base: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        client.close()
+        return fail("docker base", exc)
     how = "made" if result.built else "already present:"
     print(f"{how} {result.image} ({result.seconds:.1f} s)")
     return 0
 
 
-def _cmd_build(args: argparse.Namespace) -> int:
+@_with_engine
+def _cmd_build(args: argparse.Namespace, client: Any) -> int:
     from sqsocket.dockerharness.build import build_image
     from sqsocket.dockerharness.contexts import pharo_context, server_context, squeak_context
-    from sqsocket.dockerharness.engine import connect
     from sqsocket.dockerharness.interop import squeak_image_path
 
-    try:
-        client = connect()
-    except (NoEngine, DockerSDKMissing) as exc:
-        return _engine_error(exc)
     makers: list[tuple[str, Any]] = [
         ("server", server_context),
         ("squeak", lambda: squeak_context(squeak_image_path(args.squeak_image))),
@@ -149,30 +159,27 @@ def _cmd_build(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str, str, str]] = []
     failed = False
     progress = ui.Progress()
-    try:
-        for name, make in makers:
-            started = time.monotonic()
-            try:
-                with progress.step(f"image {name}"):
-                    built = build_image(
-                        client,
-                        make(),
-                        base=args.base,
-                        rebuild=args.rebuild,
-                        timeout=args.timeout,
-                        log=_say if args.verbose else None,
-                    )
-            except DockerHarnessError as exc:
-                failed = True
-                print(f"sqsocket docker build {name}: {exc}", file=sys.stderr)
-                rows.append((name, "FAIL", f"{time.monotonic() - started:.1f}", _first(exc)))
-                continue
-            how = "built" if built.built else "reused"
-            rows.append((name, "ok", f"{built.seconds:.1f}", f"{how} {built.tag}"))
-    finally:
-        client.close()
+    for name, make in makers:
+        started = time.monotonic()
+        try:
+            with progress.step(f"image {name}"):
+                built = build_image(
+                    client,
+                    make(),
+                    base=args.base,
+                    rebuild=args.rebuild,
+                    timeout=args.timeout,
+                    log=_say if args.verbose else None,
+                )
+        except DockerHarnessError as exc:
+            failed = True
+            fail(f"docker build {name}", exc)
+            rows.append((name, "FAIL", f"{time.monotonic() - started:.1f}", _first(exc)))
+            continue
+        how = "built" if built.built else "reused"
+        rows.append((name, "ok", f"{built.seconds:.1f}", f"{how} {built.tag}"))
     _table("image", rows)
-    return 1 if failed else 0
+    return EXIT_ERROR if failed else 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -181,8 +188,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     problem = engine_problem()
     if problem is not None:
-        print(f"sqsocket docker run: {problem}", file=sys.stderr)
-        return 2
+        return fail("docker run", problem, EXIT_NO_ENGINE)
     if args.pharo:
         print(PHARO_NOTE)
     report = run_docker_interop(
@@ -212,7 +218,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("\nerrors:", file=sys.stderr)
         for error in report.errors:
             print(f"- {error}", file=sys.stderr)
-    return 0 if report.ok else 1
+    return 0 if report.ok else EXIT_ERROR
 
 
 def _first(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from sqsocket.cliparse import EXIT_USAGE, fail, usage_error
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
 from sqsocket.ui import Progress
 
@@ -79,7 +80,7 @@ examples:
         help="run one scenario with the emulator's primitive trace, step by step, beside "
         "what both sides recorded",
     )
-    c.set_defaults(func=run_conformance_command, conformance_parser=c)
+    c.set_defaults(func=run_conformance_command, parser_=c)
 
     i = sub.add_parser(
         "interop",
@@ -121,11 +122,11 @@ def run_conformance_command(args: argparse.Namespace) -> int:
     scenarios = list(SCENARIOS)
     if args.trace is not None:
         if args.trace not in BY_NAME:
-            args.conformance_parser.error(
-                f"--trace takes one scenario name, not {args.trace!r} (see --scenario)"
+            usage_error(
+                args, f"--trace takes one scenario name, not {args.trace!r} (see --scenario)"
             )
         if args.scenario or args.repeat != 1:
-            args.conformance_parser.error("--trace runs one scenario once: no --scenario/--repeat")
+            usage_error(args, "--trace runs one scenario once: no --scenario/--repeat")
         scenarios = [BY_NAME[args.trace]]
     elif args.scenario:
         unknown = [n for n in args.scenario if n not in BY_NAME]
@@ -135,8 +136,7 @@ def run_conformance_command(args: argparse.Namespace) -> int:
         scenarios = [BY_NAME[n] for n in args.scenario]
     usage = _conformance_usage(args)
     if usage:
-        print(f"sqsocket conformance: {usage}", file=sys.stderr)
-        return 2
+        return fail("conformance", usage, EXIT_USAGE)
     pharo = args.pharo or args.dialect == "pharo"
     if args.profile is None:
         args.profile = "pharo-vm" if pharo else DEFAULT_PROFILE.name
@@ -147,8 +147,7 @@ def run_conformance_command(args: argparse.Namespace) -> int:
         try:
             command = _vm_command(args)
         except VMUnavailable as exc:
-            print(f"sqsocket conformance: {exc} (or use --emulator-only)", file=sys.stderr)
-            return 2
+            return fail("conformance", f"{exc} (or use --emulator-only)", EXIT_USAGE)
         vm_run = partial(run_command, command=command)
 
     if args.trace is not None:

@@ -16,6 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from sqsocket.cliparse import EXIT_ERROR, EXIT_USAGE, usage_error
 from sqsocket.proxy.faults import Fault, FaultError
 from sqsocket.proxy.relay import DumpError, Proxy, stream_address
 from sqsocket.proxy.spec import faults_help, parse_fault
@@ -27,8 +28,6 @@ from sqsocket.servers.process import setup_logging, stop_on_signals
 __all__ = ["register"]
 
 EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
 MAX_CONNECT_TIMEOUT = 3600.0
 MAX_SEED = (1 << 64) - 1
 
@@ -76,7 +75,6 @@ def _fault_type(text: str) -> Fault:
 
 
 def _cmd_proxy(args: argparse.Namespace) -> int:
-    parser: argparse.ArgumentParser = args.proxy_parser
     setup_logging(args.verbose)
     try:
         proxy = Proxy(
@@ -90,7 +88,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
             verbose=args.verbose,
         )
     except ValueError as exc:  # FaultError: two faults of a kind on one direction
-        _usage_error(parser, str(exc))
+        usage_error(args, str(exc))
     with stop_on_signals(proxy.request_stop):
         try:
             proxy.bind()
@@ -184,7 +182,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"{MAX_CONNECT_TIMEOUT:g}; default 5)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
-    parser.set_defaults(func=_cmd_proxy, proxy_parser=parser)
+    parser.set_defaults(func=_cmd_proxy, parser_=parser)
 
 
 def _one_line_usage(parser: argparse.ArgumentParser) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from sqsocket import ui
+from sqsocket.cliparse import EXIT_USAGE, fail
 from sqsocket.plugin import EXPORTED_PRIMITIVES
 
 
@@ -72,22 +72,18 @@ def stale(docs: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     if args.name is not None and args.name not in EXPORTED_PRIMITIVES:
-        print(
-            f"sqsocket reference: unknown primitive {args.name!r}; give an exported name "
+        return fail(
+            "reference",
+            f"unknown primitive {args.name!r}; give an exported name "
             "(sqsocket primitives lists them), e.g. primitiveSocketSendDone",
-            file=sys.stderr,
+            EXIT_USAGE,
         )
-        return 2
     if args.write or args.check:
         if args.name is not None:
-            print("sqsocket reference: --write and --check take no NAME", file=sys.stderr)
-            return 2
+            return fail("reference", "--write and --check take no NAME", EXIT_USAGE)
         docs = docs_dir()
         if not docs.is_dir():
-            print(
-                f"sqsocket reference: no docs directory at {docs} (use a checkout)", file=sys.stderr
-            )
-            return 2
+            return fail("reference", f"no docs directory at {docs} (use a checkout)", EXIT_USAGE)
         if args.check:
             old = stale(docs)
             for path in old:

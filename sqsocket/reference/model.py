@@ -87,16 +87,20 @@ class Entry:
     exported_by: tuple[str, ...]
 
 
-def value_text(value: object) -> str:
-    """A flag value as the reference prints it."""
+def value_text(value: object, *, brief: bool = False) -> str:
+    """A flag value as the reference prints it: an enum by its value, a set sorted, an
+    EventModel by the numbers that matter -- or, ``brief``, by its name (the profile
+    listing of ``sqsocket primitives --profiles``)."""
     if isinstance(value, frozenset):
         return "{" + ", ".join(sorted(value)) + "}" if value else "{}"
     enum_value = getattr(value, "value", None)
     if isinstance(enum_value, str):
         return enum_value
     if hasattr(value, "poll_interval"):
-        # an EventModel: the numbers that matter, in a fixed form
+        # an EventModel: its name, or the numbers that matter in a fixed form
         model = value
+        if brief:
+            return str(getattr(model, "name", model))
         interval = getattr(model, "poll_interval", None)
         timer = getattr(model, "interval_timer", None)
         forced = getattr(model, "signal_forces_poll", False)
@@ -110,11 +114,12 @@ def value_text(value: object) -> str:
     return str(value)
 
 
-def profile_value(prof: Profile, flag: str) -> ProfileValue:
+def profile_value(prof: Profile, flag: str, value: str | None = None) -> ProfileValue:
+    """``prof``'s value of ``flag`` (``value``: shown instead of the flag's own) and its source."""
     source = prof.source(flag)
     return ProfileValue(
         prof.name,
-        value_text(getattr(prof, flag)),
+        value_text(getattr(prof, flag)) if value is None else value,
         source.cite(),
         source.scenarios,
         source.evidence.name.lower(),
@@ -174,14 +179,10 @@ def _differences(name: str) -> tuple[Difference, ...]:
     for flag, effect in FLAG_EFFECTS.items():
         if name not in effect.primitives:
             continue
-        if flag == "missing_primitives":
+        if flag == "missing_primitives":  # the set itself says nothing of this primitive
             values = tuple(
-                ProfileValue(
-                    p.name,
-                    "not exported" if name in p.missing_primitives else "exported",
-                    p.source(flag).cite(),
-                    p.source(flag).scenarios,
-                    p.source(flag).evidence.name.lower(),
+                profile_value(
+                    p, flag, "not exported" if name in p.missing_primitives else "exported"
                 )
                 for p in PROFILES.values()
             )

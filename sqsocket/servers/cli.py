@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from sqsocket.cliparse import add_commands
+from sqsocket.cliparse import EXIT_ERROR, SubParsers, add_commands, usage_error
 from sqsocket.servers import argtypes
 from sqsocket.servers.address import AbstractAddress, Address, InetAddress, UnixAddress
 from sqsocket.servers.base import Server
@@ -41,7 +41,6 @@ from sqsocket.servers.stream import (
 __all__ = ["register", "run_server"]
 
 EXIT_OK = 0
-EXIT_ERROR = 1
 
 #: Upper bounds of the numeric options (a usage error beyond them).
 MAX_CLIENTS = 65536
@@ -152,12 +151,6 @@ def _add_unix_options(
     )
 
 
-def _usage_error(args: argparse.Namespace, message: str) -> None:
-    """A usage error (exit 2) for a combination of options argparse cannot check itself."""
-    parser: argparse.ArgumentParser = args.parser_
-    parser.error(message)
-
-
 def _address_from(args: argparse.Namespace, inet_scheme: str | None = "tcp") -> Address:
     """The address the options name, after checking the options that go with it."""
     address: Address | None = args.unix
@@ -168,19 +161,18 @@ def _address_from(args: argparse.Namespace, inet_scheme: str | None = "tcp") -> 
     elif inet_scheme is not None and getattr(args, inet_scheme, None) is not None:
         address = getattr(args, inet_scheme)
     if address is None:  # the group is required: argparse has said so already
-        _usage_error(args, "give an address (see --help)")
-    assert address is not None
+        usage_error(args, "give an address (see --help)")
     is_file = isinstance(address, UnixAddress)
     if args.mode is not None and not is_file:
-        _usage_error(
+        usage_error(
             args, "--mode applies to --unix PATH only: abstract and TCP sockets have no file"
         )
     if args.insecure_dir and not is_file:
-        _usage_error(args, "--insecure-dir applies to --unix PATH only")
+        usage_error(args, "--insecure-dir applies to --unix PATH only")
     if args.allow_uid and isinstance(address, InetAddress):
-        _usage_error(args, "--allow-uid needs a Unix-domain address: TCP/UDP peers have no uid")
+        usage_error(args, "--allow-uid needs a Unix-domain address: TCP/UDP peers have no uid")
     if getattr(args, "allow_remote", False) and not isinstance(address, InetAddress):
-        _usage_error(args, "--allow-remote applies to --tcp/--udp only")
+        usage_error(args, "--allow-remote applies to --tcp/--udp only")
     return address
 
 
@@ -190,10 +182,6 @@ def _mode(args: argparse.Namespace) -> int:
 
 def _uids(args: argparse.Namespace) -> frozenset[int] | None:
     return None if args.allow_uid is None else frozenset(args.allow_uid)
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
 
 
 def _add_inet_option(group: argparse._MutuallyExclusiveGroup, scheme: str) -> None:
@@ -208,41 +196,122 @@ def _add_inet_option(group: argparse._MutuallyExclusiveGroup, scheme: str) -> No
     )
 
 
-def _add_stream_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-clients",
-        type=argtypes.integer(1, MAX_CLIENTS),
-        metavar="N",
-        help=f"serve at most N (1..{MAX_CLIENTS}) clients at once; others wait in the backlog",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=argtypes.seconds(MAX_IDLE_TIMEOUT),
-        metavar="SECONDS",
-        help=f"close a connection idle this long (above 0, at most {MAX_IDLE_TIMEOUT:g}; "
-        "default: never)",
-    )
-    parser.add_argument(
-        "--max-buffer",
-        type=argtypes.integer(MIN_MAX_BUFFER, MAX_BUFFER),
-        default=DEFAULT_MAX_BUFFER,
-        metavar="BYTES",
-        help=f"most bytes queued for all clients together ({MIN_MAX_BUFFER}..{MAX_BUFFER}; "
-        f"default {DEFAULT_MAX_BUFFER}, 64 MiB): at the ceiling no client is read, and clients "
-        f"that took nothing for {STALL_EVICTION:g} s are closed, largest queue first",
-    )
-    parser.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="allow a TCP host that is not loopback (off: these are test servers)",
-    )
+# -- each server's own options ----------------------------------------------
+#
+# Each adder returns the options it added: the server takes each by its dest, as a
+# keyword argument (``--max-clients N`` -> ``max_clients=N``).
+
+Options = Callable[[argparse.ArgumentParser], Sequence[argparse.Action]]
+
+
+def _count_option(parser: argparse.ArgumentParser, flag: str, help: str) -> argparse.Action:
+    """An option that bounds how many clients (or introductions): 1..MAX_CLIENTS."""
+    return parser.add_argument(flag, type=argtypes.integer(1, MAX_CLIENTS), metavar="N", help=help)
+
+
+def _stream_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The stream servers' own options (echo, netstring)."""
+    return [
+        _count_option(
+            parser,
+            "--max-clients",
+            f"serve at most N (1..{MAX_CLIENTS}) clients at once; others wait in the backlog",
+        ),
+        parser.add_argument(
+            "--idle-timeout",
+            type=argtypes.seconds(MAX_IDLE_TIMEOUT),
+            metavar="SECONDS",
+            help=f"close a connection idle this long (above 0, at most {MAX_IDLE_TIMEOUT:g}; "
+            "default: never)",
+        ),
+        parser.add_argument(
+            "--max-buffer",
+            type=argtypes.integer(MIN_MAX_BUFFER, MAX_BUFFER),
+            default=DEFAULT_MAX_BUFFER,
+            metavar="BYTES",
+            help=f"most bytes queued for all clients together ({MIN_MAX_BUFFER}..{MAX_BUFFER}; "
+            f"default {DEFAULT_MAX_BUFFER}, 64 MiB): at the ceiling no client is read, and "
+            f"clients that took nothing for {STALL_EVICTION:g} s are closed, largest queue first",
+        ),
+        parser.add_argument(
+            "--allow-remote",
+            action="store_true",
+            help="allow a TCP host that is not loopback (off: these are test servers)",
+        ),
+    ]
+
+
+def _dgram_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [
+        parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
+    ]
+
+
+def _netstring_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [
+        parser.add_argument(
+            "--framing",
+            type=argtypes.framing,
+            default=Framing.U32,
+            metavar="{" + ",".join(f.value for f in Framing) + "}",
+            help="how frames are cut (default u32, the seed's 4-byte native-order length)",
+        ),
+        parser.add_argument(
+            "--max-frame",
+            type=argtypes.integer(1, MAX_FRAME),
+            default=DEFAULT_MAX_FRAME,
+            metavar="BYTES",
+            help=f"largest frame (or line) accepted, 1..{MAX_FRAME} (default {DEFAULT_MAX_FRAME})",
+        ),
+        *_stream_options(parser),
+    ]
+
+
+def _intro_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [
+        _count_option(
+            parser, "--max-clients", "clients served at once (default: what RLIMIT_NOFILE allows)"
+        ),
+        _count_option(
+            parser,
+            "--max-pending",
+            "introductions outstanding in all -- queued, or sent and not yet read -- each "
+            "holding a descriptor (default: what RLIMIT_NOFILE allows)",
+        ),
+        _count_option(
+            parser,
+            "--max-pending-per-peer",
+            "introductions outstanding for one peer that is not reading (default: a "
+            "quarter of --max-pending, at most 64)",
+        ),
+    ]
 
 
 # -- sub-commands ----------------------------------------------------------
 
 
-#: The stream servers' own options (echo, netstring), beyond those every server takes.
-STREAM_OPTIONS = ("max_clients", "idle_timeout", "max_buffer", "allow_remote")
+def _add_server(
+    kinds: SubParsers,
+    name: str,
+    make: Callable[..., Server],
+    inet_scheme: str | None,
+    own_options: Options,
+    *,
+    help: str,
+    description: str | None = None,
+    datagrams: bool = False,
+) -> None:
+    """``serve NAME``: where it listens -- the Unix-domain options, and ``--tcp`` or
+    ``--udp`` as ``inet_scheme`` says (None: Unix only) --, its ``own_options``, and
+    --verbose; it runs ``make(address, ...)``."""
+    parser = kinds.add_parser(name, help=help, description=description)
+    where = parser.add_mutually_exclusive_group(required=True)
+    _add_unix_options(parser, where, datagrams=datagrams)
+    if inet_scheme is not None:
+        _add_inet_option(where, inet_scheme)
+    options = [action.dest for action in own_options(parser)]
+    parser.add_argument("-v", "--verbose", action="store_true", help="log connections to stderr")
+    parser.set_defaults(func=_server_command(make, inet_scheme, *options), parser_=parser)
 
 
 def _server_command(
@@ -315,27 +384,29 @@ examples:
 """,
     )
     kinds = add_commands(serve, "server", "SERVER")
-
-    echo = kinds.add_parser("echo", help="stream echo server (Unix path, abstract name, TCP)")
-    where = echo.add_mutually_exclusive_group(required=True)
-    _add_unix_options(echo, where)
-    _add_inet_option(where, "tcp")
-    _add_stream_options(echo)
-    _add_common(echo)
-    echo.set_defaults(func=_server_command(EchoServer, "tcp", *STREAM_OPTIONS), parser_=echo)
-
-    dgram = kinds.add_parser("dgram", help="datagram echo server (UDP, Unix datagram)")
-    where = dgram.add_mutually_exclusive_group(required=True)
-    _add_unix_options(dgram, where, datagrams=True)
-    _add_inet_option(where, "udp")
-    dgram.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
-    _add_common(dgram)
-    dgram.set_defaults(
-        func=_server_command(DatagramEchoServer, "udp", "allow_remote"), parser_=dgram
+    _add_server(
+        kinds,
+        "echo",
+        EchoServer,
+        "tcp",
+        _stream_options,
+        help="stream echo server (Unix path, abstract name, TCP)",
     )
-
-    net = kinds.add_parser(
+    _add_server(
+        kinds,
+        "dgram",
+        DatagramEchoServer,
+        "udp",
+        _dgram_options,
+        datagrams=True,
+        help="datagram echo server (UDP, Unix datagram)",
+    )
+    _add_server(
+        kinds,
         "netstring",
+        NetstringServer,
+        "tcp",
+        _netstring_options,
         help="answers each frame with the payload reversed (--framing u32|netstring|line)",
         description=(
             "Answer every frame with the payload's bytes reversed ('taco cat' -> 'tac ocat'). "
@@ -343,29 +414,6 @@ examples:
             + "; ".join(f"{f.value}: {f.summary}" for f in Framing)
             + ". A bad frame is logged and its connection closed."
         ),
-    )
-    where = net.add_mutually_exclusive_group(required=True)
-    _add_unix_options(net, where)
-    _add_inet_option(where, "tcp")
-    net.add_argument(
-        "--framing",
-        type=argtypes.framing,
-        default=Framing.U32,
-        metavar="{" + ",".join(f.value for f in Framing) + "}",
-        help="how frames are cut (default u32, the seed's 4-byte native-order length)",
-    )
-    net.add_argument(
-        "--max-frame",
-        type=argtypes.integer(1, MAX_FRAME),
-        default=DEFAULT_MAX_FRAME,
-        metavar="BYTES",
-        help=f"largest frame (or line) accepted, 1..{MAX_FRAME} (default {DEFAULT_MAX_FRAME})",
-    )
-    _add_stream_options(net)
-    _add_common(net)
-    net.set_defaults(
-        func=_server_command(NetstringServer, "tcp", "framing", "max_frame", *STREAM_OPTIONS),
-        parser_=net,
     )
 
     pair = kinds.add_parser(
@@ -391,38 +439,13 @@ examples:
     )
     pair.set_defaults(func=_cmd_pair, parser_=pair)
 
-    intro = kinds.add_parser(
+    _add_server(
+        kinds,
         "intro",
+        IntroductionServer,
+        None,
+        _intro_options,
         help="fd-passing introduction server (SCM_RIGHTS; Python to Python only)",
         description="The introduction server: peers hand each other socketpair ends over "
         "SCM_RIGHTS. " + PYTHON_ONLY_FDPASS,
-    )
-    where = intro.add_mutually_exclusive_group(required=True)
-    _add_unix_options(intro, where)
-    intro.add_argument(
-        "--max-clients",
-        type=argtypes.integer(1, MAX_CLIENTS),
-        metavar="N",
-        help="clients served at once (default: what RLIMIT_NOFILE allows)",
-    )
-    intro.add_argument(
-        "--max-pending",
-        type=argtypes.integer(1, MAX_CLIENTS),
-        metavar="N",
-        help="introductions outstanding in all -- queued, or sent and not yet read -- each "
-        "holding a descriptor (default: what RLIMIT_NOFILE allows)",
-    )
-    intro.add_argument(
-        "--max-pending-per-peer",
-        type=argtypes.integer(1, MAX_CLIENTS),
-        metavar="N",
-        help="introductions outstanding for one peer that is not reading (default: a "
-        "quarter of --max-pending, at most 64)",
-    )
-    _add_common(intro)
-    intro.set_defaults(
-        func=_server_command(
-            IntroductionServer, None, "max_clients", "max_pending", "max_pending_per_peer"
-        ),
-        parser_=intro,
     )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from sqsocket.cliparse import add_commands
+from sqsocket.cliparse import add_commands, fail
 from sqsocket.squeak import builder, paths, runner
 
 
@@ -88,8 +88,7 @@ def _cmd_image_build(args: argparse.Namespace) -> int:
         source = builder.locate_source_image(args.source)
         result = builder.build_image(source, args.output or paths.default_image())
     except builder.ImageBuildError as exc:
-        print(f"sqsocket image build: {exc}", file=sys.stderr)
-        return 1
+        return fail("image build", exc)
     print(f"built   {result.path}")
     print(f"from    {source}")
     print(f"sha256  {result.sha256}")
@@ -117,21 +116,20 @@ def _cmd_vm_run(args: argparse.Namespace) -> int:
             args.script, args.args, timeout=args.timeout, vm=args.vm, image=args.image
         )
     except runner.SqueakVMError as exc:
-        print(f"sqsocket vm run: {exc}", file=sys.stderr)
-        return 1
+        return fail("vm run", exc)
     # the VM's bytes as it wrote them: its strings need not be UTF-8
     _write_bytes(sys.stdout, result.stdout_bytes)
     _write_bytes(sys.stderr, result.stderr_bytes)
     if result.timed_out:
-        print(
-            f"sqsocket vm run: killed after {args.timeout:g} s (output so far above)",
-            file=sys.stderr,
+        return fail(
+            "vm run",
+            f"killed after {args.timeout:g} s (output so far above)",
+            runner.TIMEOUT_STATUS,
         )
-        return runner.TIMEOUT_STATUS
     if result.crash_description is not None:
-        print(
-            f"sqsocket vm run: {result.crash_description} after {result.elapsed:.2f} s "
-            "(its last output above)",
-            file=sys.stderr,
+        return fail(
+            "vm run",
+            f"{result.crash_description} after {result.elapsed:.2f} s (its last output above)",
+            result.exit_status,
         )
     return result.exit_status

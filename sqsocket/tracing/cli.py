@@ -13,6 +13,7 @@ import contextlib
 import sys
 from typing import IO
 
+from sqsocket.cliparse import usage_error
 from sqsocket.tracing import PollFilter, Tracer, tracing
 
 #: The sub-commands that run on the image layer, and so can be traced.
@@ -58,17 +59,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="-- COMMAND ...",
         help="the command to run: example ... or demo",
     )
-    parser.set_defaults(func=run, trace_parser=parser)
+    parser.set_defaults(func=run, parser_=parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    parser: argparse.ArgumentParser = args.trace_parser
     argv = list(args.argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv or argv[0] not in TRACEABLE:
         given = f"not {argv[0]!r}" if argv else "none given"
-        parser.error(f"give the command after --: one of {', '.join(TRACEABLE)} ({given})")
+        usage_error(args, f"give the command after --: one of {', '.join(TRACEABLE)} ({given})")
     # sqsocket.cli lists this module: import it only when a command runs
     from sqsocket.cli import build_parser
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115 - closed below
         except OSError as exc:
-            parser.error(f"cannot write the trace to {args.output}: {exc.strerror}")
+            usage_error(args, f"cannot write the trace to {args.output}: {exc.strerror}")
     else:
         out = sys.stdout
     redirect: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
