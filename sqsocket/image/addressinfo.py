@@ -21,12 +21,7 @@ from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import NetworkError
 from sqsocket.image.resolverprims import ResolverPrimitives
 from sqsocket.image.socket import Socket
-from sqsocket.platform.constants import (
-    AddressFamily,
-    AddressProtocol,
-    AddressType,
-    ResolverFlags,
-)
+from sqsocket.platform.constants import AddressProtocol, AddressType
 
 __all__ = ["SocketAddressInformation"]
 
@@ -34,20 +29,9 @@ __all__ = ["SocketAddressInformation"]
 class SocketAddressInformation:
     """``SocketAddressInformation``: one getaddrinfo answer (address, family, type, protocol)."""
 
-    # the class-side constants (SocketAddressInformation class>>initialize), one
-    # definition each in sqsocket.platform.constants
-    NUMERIC_FLAG = ResolverFlags.NUMERIC
-    PASSIVE_FLAG = ResolverFlags.PASSIVE
-    ADDRESS_FAMILY_UNSPECIFIED = AddressFamily.UNSPECIFIED
-    ADDRESS_FAMILY_LOCAL = AddressFamily.LOCAL
-    ADDRESS_FAMILY_INET4 = AddressFamily.INET4
-    ADDRESS_FAMILY_INET6 = AddressFamily.INET6
-    SOCKET_TYPE_UNSPECIFIED = AddressType.UNSPECIFIED
-    SOCKET_TYPE_STREAM = AddressType.STREAM
-    SOCKET_TYPE_DGRAM = AddressType.DGRAM
-    PROTOCOL_UNSPECIFIED = AddressProtocol.UNSPECIFIED
-    PROTOCOL_TCP = AddressProtocol.TCP
-    PROTOCOL_UDP = AddressProtocol.UDP
+    # The class side's constants (addressFamilyLocal, socketTypeStream, ...) are the
+    # enums of sqsocket.platform.constants: AddressFamily, AddressType, AddressProtocol
+    # and ResolverFlags, which the plugin reads too.
 
     def __init__(
         self,
@@ -132,7 +116,7 @@ class SocketAddressInformation:
         Waits up to ``timeout`` seconds (``Socket standardTimeout`` by default);
         raises ConnectionRefused or ConnectionTimedOut, destroying the socket.
         """
-        if self.socket_type not in (self.SOCKET_TYPE_STREAM, self.SOCKET_TYPE_UNSPECIFIED):
+        if self.socket_type not in (AddressType.STREAM, AddressType.UNSPECIFIED):
             raise NetworkError(f"cannot connect a {self.socket_type_name} socket: {self}")
         sock = Socket.new_tcp(self.address_family, image=self.image)
         with sock.destroyed_on_failure():
@@ -141,8 +125,8 @@ class SocketAddressInformation:
 
     def listen_with_backlog(self, backlog: int) -> Socket:
         """``listenWithBacklog:``: a listening stream socket bound to the address."""
-        if self.socket_type not in (self.SOCKET_TYPE_STREAM, self.SOCKET_TYPE_UNSPECIFIED) or (
-            self.protocol not in (self.PROTOCOL_TCP, self.PROTOCOL_UNSPECIFIED)
+        if self.socket_type not in (AddressType.STREAM, AddressType.UNSPECIFIED) or (
+            self.protocol not in (AddressProtocol.TCP, AddressProtocol.UNSPECIFIED)
         ):
             raise NetworkError(f"cannot listen on {self}")
         sock = Socket.new_tcp(self.address_family, image=self.image)

@@ -31,6 +31,7 @@ from sqsocket.image.addressinfo import SocketAddressInformation
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import NameLookupFailure
 from sqsocket.image.resolverprims import ResolverPrimitives
+from sqsocket.platform.constants import AddressFamily, AddressProtocol, AddressType
 
 __all__ = ["NetNameResolver"]
 
@@ -166,9 +167,9 @@ class NetNameResolver(ResolverPrimitives):
             host_name,
             "0",
             0,
-            SocketAddressInformation.ADDRESS_FAMILY_UNSPECIFIED,
-            SocketAddressInformation.SOCKET_TYPE_STREAM,
-            SocketAddressInformation.PROTOCOL_UNSPECIFIED,
+            AddressFamily.UNSPECIFIED,
+            AddressType.STREAM,
+            AddressProtocol.UNSPECIFIED,
             image=image,
         )
 
@@ -194,7 +195,7 @@ class NetNameResolver(ResolverPrimitives):
         answers a LOCAL address only for a path that names a socket).
         """
         infos = SocketAddressInformation.for_host_service_flags_family_type_protocol(
-            "", path, 0, SocketAddressInformation.ADDRESS_FAMILY_LOCAL, 0, 0, image=image
+            "", path, 0, AddressFamily.LOCAL, 0, 0, image=image
         )
         if not infos:
             shown = path if isinstance(path, str) else path.decode("utf-8", "replace")

@@ -38,7 +38,7 @@ from sqsocket.vm.events import Observer, Polled, SemaphoreSignalled, VMEvent
 from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EventModel:
     """When a VM build polls for I/O, and what its signals do to that and to errno.
 
@@ -62,24 +62,17 @@ class EventModel:
 
     name: str
     poll_interval: float | None
-    signal_forces_poll: bool
-    sigio: bool
-    sigio_forces_poll: bool
-    interval_timer: float | None
     source: str
+    # a VM that sends itself no signals: what the profiles state explicitly
+    signal_forces_poll: bool = False
+    sigio: bool = False
+    sigio_forces_poll: bool = False
+    interval_timer: float | None = None
     poll_errno: int | None = None
 
 
 #: A model for a VM nobody names: a 20 ms event check, no signals.
-GENERIC_EVENT_MODEL = EventModel(
-    name="generic",
-    poll_interval=0.02,
-    signal_forces_poll=False,
-    sigio=False,
-    sigio_forces_poll=False,
-    interval_timer=None,
-    source="no particular VM",
-)
+GENERIC_EVENT_MODEL = EventModel(name="generic", poll_interval=0.02, source="no particular VM")
 
 
 class VirtualMachine:
