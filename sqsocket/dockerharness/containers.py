@@ -182,32 +182,6 @@ class Container:
         self.close()
 
 
-def run_container(
-    client: Any,
-    image: str,
-    command: Sequence[str],
-    *,
-    socket_dir: Path | None,
-    run_as: RunAs,
-    network: str = "none",
-    environment: Mapping[str, str] | None = None,
-    timeout: float = RUN_TIMEOUT,
-    tmp_size: str = "256m",
-) -> ContainerResult:
-    """Run a container to completion (or to ``timeout``: killed, ContainerTimeout)."""
-    with Container(
-        client,
-        image,
-        command,
-        socket_dir=socket_dir,
-        run_as=run_as,
-        network=network,
-        environment=environment,
-        tmp_size=tmp_size,
-    ) as container:
-        return container.wait(timeout)
-
-
 def remove_leftovers(client: Any) -> int:
     """Remove containers the harness started and lost (a crash, ^C); answer how many."""
     count = 0

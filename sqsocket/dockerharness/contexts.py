@@ -116,7 +116,8 @@ def server_context() -> BuildContext:
     else:
         # pyproject names README.md as the readme; setuptools refuses a missing one.
         context.add_bytes("README.md", b"sqsocket\n")
-    context.add_tree("sqsocket", REPO_ROOT / "sqsocket", suffixes=(".py", ".typed"))
+    # the modules, the typing marker, and the data some of them read (reference/facts.toml)
+    context.add_tree("sqsocket", REPO_ROOT / "sqsocket", suffixes=(".py", ".typed", ".toml"))
     return context
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 ENGINE_HINT = "no Docker engine: install docker.io and start dockerd --bridge=none --iptables=false"
 
 
+def _with_tail(text: str, heading: str, tail: str) -> str:
+    """``text``, then (when there is any) ``tail`` under a ``--- heading ---`` line."""
+    return f"{text}\n--- {heading} ---\n{tail}" if tail else text
+
+
 class DockerHarnessError(Exception):
     """Base class: anything that stops a Docker interop run."""
 
@@ -41,9 +46,7 @@ class BuildFailed(DockerHarnessError):
 
     def __init__(self, what: str, reason: str, log_tail: str) -> None:
         text = f"build of {what} failed: {reason}"
-        if log_tail:
-            text += "\n--- last lines of the build log ---\n" + log_tail
-        super().__init__(text)
+        super().__init__(_with_tail(text, "last lines of the build log", log_tail))
         self.what = what
         self.reason = reason
         self.log_tail = log_tail
@@ -67,27 +70,26 @@ def _looks_like_an_error(line: str) -> bool:
     return line.startswith("E:") or any(marker in lowered for marker in markers)
 
 
-class ContainerTimeout(DockerHarnessError):
+class ContainerError(DockerHarnessError):
+    """A container of ``image`` ended badly; ``output`` is all it wrote (kept in the message)."""
+
+    def __init__(self, image: str, what_happened: str, output: str) -> None:
+        super().__init__(_with_tail(f"container of {image} {what_happened}", "its output", output))
+        self.image = image
+        self.output = output
+
+
+class ContainerTimeout(ContainerError):
     """A container ran past its time limit; it was killed and removed, its output is kept."""
 
     def __init__(self, image: str, seconds: float, output: str) -> None:
-        text = f"container of {image} still running after {seconds:.0f} s: killed"
-        if output:
-            text += "\n--- its output ---\n" + output
-        super().__init__(text)
-        self.image = image
+        super().__init__(image, f"still running after {seconds:.0f} s: killed", output)
         self.seconds = seconds
-        self.output = output
 
 
-class ContainerFailed(DockerHarnessError):
+class ContainerFailed(ContainerError):
     """A container exited with a non-zero status."""
 
     def __init__(self, image: str, status: int, output: str) -> None:
-        text = f"container of {image} exited with status {status}"
-        if output:
-            text += "\n--- its output ---\n" + output
-        super().__init__(text)
-        self.image = image
+        super().__init__(image, f"exited with status {status}", output)
         self.status = status
-        self.output = output

@@ -283,6 +283,13 @@ class PairRunner:
             self.report.errors.append(f"{pair}: {exc}")
             self.record(pair, started, False, _one_line(exc))
 
+    @contextmanager
+    def shared_dir(self, image: str) -> Iterator[tuple[Path, RunAs]]:
+        """A new socket directory for a pair, and the user ``image`` runs as (who may use it)."""
+        run_as = run_as_for(self.client, image)
+        with socket_dir(run_as) as directory:
+            yield directory, run_as
+
     def container(
         self, image: str, command: list[str], directory: Path, run_as: RunAs, **kw: Any
     ) -> Container:
@@ -297,8 +304,7 @@ class PairRunner:
         if image is None:
             return self.missing(pair, repository)
         with self.guarded(pair) as started:
-            run_as = run_as_for(self.client, image)
-            with socket_dir(run_as) as directory:
+            with self.shared_dir(image) as (directory, run_as):
                 path = host_path(directory, ECHO_SOCKET)
                 with (
                     host_echo_server(path),
@@ -321,8 +327,7 @@ class PairRunner:
         if image is None:
             return self.missing(pair, repository)
         with self.guarded(pair) as started:
-            run_as = run_as_for(self.client, image)
-            with socket_dir(run_as) as directory:
+            with self.shared_dir(image) as (directory, run_as):
                 path = host_path(directory, name)
                 with self.container(image, command, directory, run_as, **kw) as container:
                     try:
@@ -386,8 +391,7 @@ class PairRunner:
             ]
             return self.missing(pair, *needed)
         with self.guarded(pair) as started:
-            run_as = run_as_for(self.client, squeak)
-            with socket_dir(run_as) as directory:
+            with self.shared_dir(squeak) as (directory, run_as):
                 path = host_path(directory, ECHO_SOCKET)
                 serve = ["serve", "echo", "--unix", container_path(ECHO_SOCKET), "--mode", "666"]
                 with self.container(server, serve, directory, run_as) as echo_server:
@@ -421,13 +425,12 @@ class PairRunner:
         if pharo is None:
             return [*rows, self.missing(PHARO_SUNIT, "sqsocket/pharo")]
         with self.guarded(PHARO_SUNIT) as started:
-            run_as = run_as_for(self.client, pharo)
             environment = {
                 "SQSOCKET_PATH": container_path(ECHO_SOCKET),
                 "SQSOCKET_DIR": "/sockets",
             }
             with (
-                socket_dir(run_as) as directory,
+                self.shared_dir(pharo) as (directory, run_as),
                 host_echo_server(host_path(directory, ECHO_SOCKET)),
                 self.container(
                     pharo, ["test"], directory, run_as, environment=environment, **big_tmp

@@ -57,6 +57,14 @@ class Report:
     def normalized(self, side: SideResult, scenario: str) -> list[str]:
         return [normalize(line, side.session, self.ports) for line in side.lines.get(scenario, [])]
 
+    def values(self, side: SideResult | None, scenario: str) -> dict[str, str]:
+        """One side's normalized values of a scenario by step number (none: no side)."""
+        result: dict[str, str] = {}
+        for line in self.normalized(side, scenario) if side is not None else []:
+            step, _, value = line.partition(" ")
+            result[step] = value
+        return result
+
     def broken(self) -> dict[str, list[str]]:
         """Scenario -> reasons, from either side and every run."""
         out: dict[str, list[str]] = {}
@@ -88,8 +96,8 @@ class Report:
         for sc in self.scenarios:
             if sc.name in broken:
                 continue
-            em = _by_step(self.normalized(self.emulator, sc.name))
-            vm = _by_step(self.normalized(self.vm, sc.name))
+            em = self.values(self.emulator, sc.name)
+            vm = self.values(self.vm, sc.name)
             for step in sorted(set(em) | set(vm), key=_step_key):
                 if em.get(step) != vm.get(step):
                     diffs.append(Difference(sc.name, step, em.get(step, "-"), vm.get(step, "-")))
@@ -114,8 +122,8 @@ class Report:
         )
         out = [f"profile {self.profile}: {len(self.scenarios)} scenarios"]
         for sc in self.scenarios:
-            em = _by_step(self.normalized(self.emulator, sc.name))
-            vm = _by_step(self.normalized(self.vm, sc.name)) if self.vm else {}
+            em = self.values(self.emulator, sc.name)
+            vm = self.values(self.vm, sc.name)
             if sc.name in broken:
                 mark = "BROKEN"
             elif sc.name in unstable:
@@ -142,14 +150,6 @@ class Report:
                 )
             )
         return "\n".join(out)
-
-
-def _by_step(lines: Sequence[str]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for line in lines:
-        step, _, value = line.partition(" ")
-        result[step] = value
-    return result
 
 
 def _step_key(step: str) -> tuple[int, str]:

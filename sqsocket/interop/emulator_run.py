@@ -17,31 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqsocket.errors import PrimitiveFailed
-from sqsocket.interop.dsl import (
-    AbstractNameAddress,
-    Alloc,
-    Arg,
-    AwaitData,
-    AwaitSignal,
-    AwaitStatus,
-    Buf,
-    Bytes,
-    Call,
-    Expect,
-    Op,
-    Path,
-    PathAddress,
-    Peer,
-    Port,
-    Scenario,
-    Sema,
-    Show,
-    ShowVar,
-    Step,
-    Str,
-    Tweak,
-    Var,
-)
+from sqsocket.interop import dsl
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.interop.record import FAIL, OK, raw
 from sqsocket.platform.layouts import build_socket_address, sockaddr_un
@@ -54,7 +30,7 @@ from sqsocket.vm.semaphores import Semaphore
 
 Lines = dict[str, list[str]]
 #: Told (scenario name, step number, step) before each step runs.
-StepHook = Callable[[str, int, Step], None]
+StepHook = Callable[[str, int, dsl.Step], None]
 
 #: AwaitStatus reads the status, then waits this long on a Delay, until it matches.
 STATUS_POLL_SECONDS = 0.005
@@ -68,17 +44,23 @@ class Outcome:
     broken: dict[str, list[str]] = field(default_factory=dict)
 
 
-def expect_holds(op: Op, bound: bool, value: Any, wanted: int) -> bool:
+def expect_holds(op: dsl.Op, bound: bool, value: Any, wanted: int) -> bool:
     """The comparison an :class:`Expect` step makes (the Smalltalk side makes the same)."""
-    if op is Op.BOUND:
+    if op is dsl.Op.BOUND:
         return bound
     if not bound or isinstance(value, bool) or not isinstance(value, int):
         return False
-    if op is Op.EQ:
+    if op is dsl.Op.EQ:
         return value == wanted
-    if op is Op.NE:
+    if op is dsl.Op.NE:
         return value != wanted
     return value > wanted
+
+
+def _zeroed(size: int | dsl.Var, env: dict[str, Any]) -> bytearray:
+    """``ByteArray new: size`` (a variable's size, if it holds one; else empty)."""
+    n = env.get(size.name) if isinstance(size, dsl.Var) else size
+    return bytearray(n if isinstance(n, int) and n > 0 else 0)
 
 
 def _local_address(handle: Any, sun_path: bytes, full: bool = True) -> bytearray:
@@ -131,14 +113,14 @@ class EmulatorRunner:
         """SqConf prints a line: ``Transcript show:`` → the FilePlugin's write to a pipe."""
         self.vm.c.console_write()
 
-    def run(self, scenarios: Iterable[Scenario]) -> Outcome:
+    def run(self, scenarios: Iterable[dsl.Scenario]) -> Outcome:
         for sc in scenarios:
             self.outcome.lines[sc.name] = self.run_one(sc)
             self.fx.reset_peers()
         self._print()  # '@@done'
         return self.outcome
 
-    def run_one(self, sc: Scenario) -> list[str]:
+    def run_one(self, sc: dsl.Scenario) -> list[str]:
         env: dict[str, Any] = {}
         lines: list[str] = []
         self._scenario = sc.name
@@ -151,7 +133,7 @@ class EmulatorRunner:
         for i, step in enumerate(sc.steps, 1):
             if self.on_step is not None:
                 self.on_step(sc.name, i, step)
-            if isinstance(step, Call):
+            if isinstance(step, dsl.Call):
                 args = [self._arg(a, env) for a in step.args]
                 try:
                     value = self.plugin.lookup(step.prim)(*args)
@@ -161,53 +143,52 @@ class EmulatorRunner:
                     failed = False
                 if step.bind and not failed:
                     env[step.bind] = value
-                if step.show is Show.VALUE:
+                if step.show is dsl.Show.VALUE:
                     record(i, FAIL if failed else raw(value))
-                elif step.show is Show.OK:
+                elif step.show is dsl.Show.OK:
                     record(i, FAIL if failed else OK)
-            elif isinstance(step, ShowVar):
+            elif isinstance(step, dsl.ShowVar):
                 record(i, raw(env.get(step.name)))
-            elif isinstance(step, Alloc):
-                size = env.get(step.size.name) if isinstance(step.size, Var) else step.size
-                env[step.bind] = bytearray(size if isinstance(size, int) and size > 0 else 0)
-            elif isinstance(step, Tweak):
+            elif isinstance(step, dsl.Alloc):
+                env[step.bind] = _zeroed(step.size, env)
+            elif isinstance(step, dsl.Tweak):
                 data = env.get(step.name)
                 if isinstance(data, bytearray) and len(data) >= step.index:
                     data[step.index - 1] = (data[step.index - 1] + step.delta) % 256
-            elif isinstance(step, PathAddress):
+            elif isinstance(step, dsl.PathAddress):
                 path = self.fx.path(step.path).encode()
                 env[step.bind] = _local_address(env.get(step.handle), path)
-            elif isinstance(step, AbstractNameAddress):
+            elif isinstance(step, dsl.AbstractNameAddress):
                 # a NUL, then the name: sockaddr_un pads it to all of sun_path, as SqConf does
                 name = b"\0" + self.fx.abstract_name(step.name).encode()
                 env[step.bind] = _local_address(env.get(step.handle), name, full=not step.tight)
-            elif isinstance(step, AwaitSignal):
+            elif isinstance(step, dsl.AwaitSignal):
                 signalled = self._semaphore(step.sema).wait(step.ms / 1000)
                 outcome = "signalled" if signalled else "timeout"
-                if step.show is not Show.NONE:
+                if step.show is not dsl.Show.NONE:
                     record(i, outcome)
                 if outcome != step.expect:
                     self._broken(i, f"{step.sema} {outcome}, expected {step.expect}")
-            elif isinstance(step, AwaitStatus):
+            elif isinstance(step, dsl.AwaitStatus):
                 status = self._await_status(env.get(step.handle), step.status, step.ms / 1000)
                 shown = status if isinstance(status, str) else raw(status)
-                if step.show is not Show.NONE:
+                if step.show is not dsl.Show.NONE:
                     record(i, shown)
                 if not (status == step.status or (step.status == -1 and status == FAIL)):
                     self._broken(i, f"{step.handle} status {shown}, expected {step.status}")
-            elif isinstance(step, AwaitData):
+            elif isinstance(step, dsl.AwaitData):
                 seen = self._await_data(
                     env.get(step.handle), self._semaphore(step.sema), step.ms / 1000
                 )
-                if step.show is not Show.NONE:
+                if step.show is not dsl.Show.NONE:
                     record(i, seen)
                 if seen != step.expect:
                     self._broken(i, f"{step.handle} {seen}, expected {step.expect}")
-            elif isinstance(step, Expect):
+            elif isinstance(step, dsl.Expect):
                 ok = expect_holds(step.op, step.name in env, env.get(step.name), step.value)
                 if not ok:
                     self._broken(i, step.why or f"{step.name} {step.op.value} {step.value}")
-            elif isinstance(step, Peer):
+            elif isinstance(step, dsl.Peer):
                 self._print()  # '@@peer ...': then the VM blocks reading stdin
                 self.fx.peer(step.action, step.target, step.data, step.ms)
         # each scenario has its own semaphores, given back at its end
@@ -224,7 +205,7 @@ class EmulatorRunner:
         self._print()  # '@@broken ...'
 
     def _semaphore(self, name: str) -> Semaphore:
-        index = self._arg(Sema(name), {})
+        index = self._arg(dsl.Sema(name), {})
         sema = self.vm.external_objects.at(index)
         assert sema is not None
         return sema
@@ -257,25 +238,24 @@ class EmulatorRunner:
             if (remaining <= 0 or not sema.wait(remaining)) and time.monotonic() >= deadline:
                 return "timeout"
 
-    def _arg(self, arg: Arg, env: dict[str, Any]) -> Any:
+    def _arg(self, arg: dsl.Arg, env: dict[str, Any]) -> Any:
         if isinstance(arg, bool):
             raise TypeError("scenarios use no Booleans as arguments")
         if isinstance(arg, int):
             return arg
-        if isinstance(arg, Var):
+        if isinstance(arg, dsl.Var):
             return env.get(arg.name)
-        if isinstance(arg, Path):
+        if isinstance(arg, dsl.Path):
             return self.fx.path(arg).encode() + (b"\0" if arg.nul else b"")
-        if isinstance(arg, Port):
+        if isinstance(arg, dsl.Port):
             return self.fx.port(arg)
-        if isinstance(arg, Str):
+        if isinstance(arg, dsl.Str):
             return arg.text.encode("latin-1")
-        if isinstance(arg, Bytes):
+        if isinstance(arg, dsl.Bytes):
             return bytearray(arg.data)
-        if isinstance(arg, Buf):
-            size = env.get(arg.size.name) if isinstance(arg.size, Var) else arg.size
-            return bytearray(size if isinstance(size, int) and size > 0 else 0)
-        if isinstance(arg, Sema):
+        if isinstance(arg, dsl.Buf):
+            return _zeroed(arg.size, env)
+        if isinstance(arg, dsl.Sema):
             if arg.name not in self.semas:
                 _s, self.semas[arg.name] = self.vm.new_semaphore(arg.name)
             return self.semas[arg.name]

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,15 +32,10 @@ class Row:
     detail: str
 
 
-@contextmanager
-def _tmpdir() -> Iterator[str]:
+def _tmpdir() -> tempfile.TemporaryDirectory[str]:
     # /tmp/sqm-XXXXXXXX: short and of fixed length, so the socket names below give
     # paths the squeak-4.10 resolver can find (no multiple of 4: docs/quirks.md, 1)
-    path = tempfile.mkdtemp(prefix="sqm-", dir="/tmp")
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix="sqm-", dir="/tmp", ignore_cleanup_errors=True)
 
 
 def _timed(pair: str, fn: Callable[[], str]) -> Row:
@@ -114,20 +106,14 @@ def python_to_emulator_server(timeout: float) -> str:
 
 
 def _python_clients(path: str, count: int, timeout: float) -> str:
+    # the plain socket client the Docker pairs use (a pure-socket module: no Docker needed)
+    from sqsocket.dockerharness.peers import echo_round_trip
+
     for i in range(count):
         msg = f"client {i} says hello".encode()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-            c.settimeout(timeout)
-            c.connect(path)
-            c.sendall(msg)
-            got = b""
-            while len(got) < len(msg):
-                chunk = c.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-            if got != msg:
-                raise AssertionError(f"client {i}: sent {msg!r}, got {got!r}")
+        got = echo_round_trip(Path(path), msg, timeout)
+        if got != msg:
+            raise AssertionError(f"client {i}: sent {msg!r}, got {got!r}")
     return f"{count} Python clients echoed"
 
 

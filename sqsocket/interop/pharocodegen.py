@@ -19,14 +19,7 @@ from pathlib import Path
 
 from sqsocket.interop.dsl import Scenario
 from sqsocket.interop.fixtures import Fixture
-from sqsocket.interop.stcodegen import (
-    RECEIVER_PRIMS,
-    SKIPPED_PRIMS,
-    _arity,
-    scenario_array,
-    st_string,
-)
-from sqsocket.plugin import PRIMITIVES
+from sqsocket.interop.stcodegen import assemble_script, method_pattern, script_primitives
 from sqsocket.squeak import paths
 
 PROTOCOL = "primitives"
@@ -53,36 +46,18 @@ def _method(owner: str, protocol: str, pattern: str, prim: str) -> str:
 
 def primitive_methods() -> str:
     """``SqConf`` methods, one per primitive, and ByteArray methods for the receiver ones."""
-    out = []
-    for name in sorted(PRIMITIVES):
-        if name in SKIPPED_PRIMS or name in RECEIVER_PRIMS:
-            continue
-        n = _arity(name)
-        keywords = [name, *["with"] * (n - 1)]
-        pattern = name if n == 0 else " ".join(f"{kw}: a{i + 1}" for i, kw in enumerate(keywords))
-        out.append(_method("SqConf", PROTOCOL, pattern, name))
-    out.append(
-        _method(
-            "ByteArray", EXTENSION, "primitiveSocketAddressGetPort", "primitiveSocketAddressGetPort"
-        )
-    )
-    out.append(
-        _method(
-            "ByteArray",
-            EXTENSION,
-            "primitiveSocketAddressSetPort: a1",
-            "primitiveSocketAddressSetPort",
-        )
-    )
+    out = [
+        _method("SqConf", PROTOCOL, method_pattern(name), name)
+        for name in script_primitives(receiver=False)
+    ]
+    out += [
+        _method("ByteArray", EXTENSION, method_pattern(name), name)
+        for name in script_primitives(receiver=True)
+    ]
     return "\n".join(out)
 
 
 def conformance_script(scenarios: Sequence[Scenario], fx: Fixture) -> str:
     """The whole script: the interpreter, the primitives, then one do-it per scenario."""
-    chunks = [interpreter_source(), primitive_methods()]
-    chunks.append("Smalltalk at: #SqConfRun put: SqConf new.\n(Smalltalk at: #SqConfRun) setUp!\n")
-    for sc in scenarios:
-        steps = scenario_array(sc, fx)
-        chunks.append(f"(Smalltalk at: #SqConfRun) run: {st_string(sc.name)} steps: {steps}!\n")
-    chunks.append("(Smalltalk at: #SqConfRun) line: '@@done'!\n")
-    return "\n".join(chunks)
+    done = "(Smalltalk at: #SqConfRun) line: '@@done'!\n"
+    return assemble_script(interpreter_source(), primitive_methods(), scenarios, fx, done)

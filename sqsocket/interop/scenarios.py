@@ -71,6 +71,10 @@ def destroy(handle: str, show: Show = Show.NONE) -> Call:
     return Call("primitiveSocketDestroy", (Var(handle),), show=show)
 
 
+def destroy_each(*handles: str) -> tuple[Step, ...]:
+    return tuple(destroy(handle) for handle in handles)
+
+
 def gai(
     host: str | Path, service: str | Path, flags: int, family: int, type_: int = 0, proto: int = 0
 ) -> Call:
@@ -79,13 +83,78 @@ def gai(
     return Call("primitiveResolverGetAddressInfo", (h, s, flags, family, type_, proto))
 
 
+def result_size() -> Call:
+    """GetAddressInfoSize: the current result's size (-1: there is none)."""
+    return Call("primitiveResolverGetAddressInfoSize")
+
+
+def get_port(address: str) -> Call:
+    return Call("primitiveSocketAddressGetPort", (Var(address),))
+
+
+def available(handle: str, show: Show = Show.VALUE) -> Call:
+    """ReceiveDataAvailable (which arms the data handler when it answers false)."""
+    return Call("primitiveSocketReceiveDataAvailable", (Var(handle),), show=show)
+
+
+def send_done(handle: str) -> Call:
+    return Call("primitiveSocketSendDone", (Var(handle),))
+
+
+def close(handle: str) -> Call:
+    return Call("primitiveSocketCloseConnection", (Var(handle),), show=Show.OK)
+
+
+def local_address_size(handle: str) -> Call:
+    return Call("primitiveSocketLocalAddressSize", (Var(handle),))
+
+
+def remote_address_size(handle: str) -> Call:
+    return Call("primitiveSocketRemoteAddressSize", (Var(handle),))
+
+
+def get_option(handle: str, name: str, show: Show = Show.VALUE) -> Call:
+    return Call("primitiveSocketGetOptions", (Var(handle), Str(name)), show=show)
+
+
+def set_option(handle: str, name: str, value: str) -> Call:
+    return Call("primitiveSocketSetOptions", (Var(handle), Str(name), Str(value)))
+
+
+def set_and_get(handle: str, name: str, value: str) -> tuple[Step, ...]:
+    """Set an option, then read it back."""
+    return (set_option(handle, name, value), get_option(handle, name))
+
+
+def listen_with_backlog(handle: str, backlog: int) -> Call:
+    return Call("primitiveSocketListenWithBacklog", (Var(handle), backlog), show=Show.OK)
+
+
+def connect_to_port(handle: str, port: str) -> Call:
+    """The old API's connectTo:port: 127.0.0.1 and a fixture port."""
+    return Call("primitiveSocketConnectToPort", (Var(handle), LOCALHOST, Port(port)), show=Show.OK)
+
+
+def status_error(handle: str) -> tuple[Step, ...]:
+    """What became of a socket: its status, then its error."""
+    return (status(handle), error(handle))
+
+
+def sized_result(size: str, result: str, bind: str) -> tuple[Step, ...]:
+    """The resolver's two-step answer: ``size`` says how many bytes, ``result`` fills a
+    zero-filled buffer of that many, bound to ``bind`` and shown."""
+    return (
+        Call(size, bind=bind + "Size"),
+        Alloc(bind, Var(bind + "Size")),
+        Call(result, (Var(bind),)),
+        ShowVar(bind),
+    )
+
+
 def result_into(bind: str) -> tuple[Step, ...]:
     """Size, a zero-filled address of that size, Result: the workspace example's steps."""
-    return (
-        Call("primitiveResolverGetAddressInfoSize", bind=bind + "Size"),
-        Alloc(bind, Var(bind + "Size")),
-        Call("primitiveResolverGetAddressInfoResult", (Var(bind),)),
-        ShowVar(bind),
+    return sized_result(
+        "primitiveResolverGetAddressInfoSize", "primitiveResolverGetAddressInfoResult", bind
     )
 
 
@@ -97,19 +166,23 @@ def resolved(bind: str = "sa") -> Expect:
     return Expect(bind + "Size", Op.GT, 0, "the path resolved")
 
 
+def resolved_path(path: str, nul: bool = False) -> tuple[Step, ...]:
+    """Resolve a fixture path into ``sa``; the scenario is broken unless it resolved."""
+    return (*resolve_path(path, nul=nul), resolved())
+
+
 def connect_path(path: str, handle: str = "s", nul: bool = False) -> tuple[Step, ...]:
     """Resolve a fixture path, create a LOCAL stream socket, connect: it must be Connected."""
-    return (
-        *resolve_path(path, nul=nul),
-        resolved(),
-        create(handle),
-        Call("primitiveSocketConnectTo", (Var(handle), Var("sa")), show=Show.OK),
-        AwaitStatus(handle, 2),
-    )
+    return (*resolved_path(path, nul=nul), create(handle), connect(handle), AwaitStatus(handle, 2))
 
 
 def connect(handle: str, address: str = "sa") -> Call:
     return Call("primitiveSocketConnectTo", (Var(handle), Var(address)), show=Show.OK)
+
+
+def connect_and_report(handle: str) -> tuple[Step, ...]:
+    """Create a LOCAL stream socket, connect it to ``sa``, record its status and error."""
+    return (create(handle), connect(handle), *status_error(handle))
 
 
 def listen_on_path(handle: str, path: str, backlog: int) -> tuple[Step, ...]:
@@ -118,7 +191,7 @@ def listen_on_path(handle: str, path: str, backlog: int) -> tuple[Step, ...]:
         create(handle),
         PathAddress("la", Path(path), handle),
         Call("primitiveSocketBindTo", (Var(handle), Var("la")), show=Show.OK),
-        Call("primitiveSocketListenWithBacklog", (Var(handle), backlog), show=Show.OK),
+        listen_with_backlog(handle, backlog),
         AwaitStatus(handle, 1),
     )
 
@@ -157,6 +230,16 @@ def receive(handle: str, size: int = 64, buf: str = "buf") -> tuple[Step, ...]:
     )
 
 
+def name_lookup(name: str) -> tuple[Step, ...]:
+    """The old resolver: look ``name`` up, then its status, result and error."""
+    return (
+        Call("primitiveResolverStartNameLookup", (Str(name),), show=Show.OK),
+        Call("primitiveResolverStatus"),
+        Call("primitiveResolverNameLookupResult"),
+        Call("primitiveResolverError"),
+    )
+
+
 def _resolve_length(length: int) -> Scenario:
     about = {
         40: "a 40-byte socket path (a multiple of the image's 4-byte word)",
@@ -168,7 +251,7 @@ def _resolve_length(length: int) -> Scenario:
     return Scenario(
         f"resolve-path-{length}",
         about,
-        (gai("", Path(f"len{length}"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+        (gai("", Path(f"len{length}"), 0, LOCAL), result_size()),
     )
 
 
@@ -179,18 +262,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the first failed connect of the process keeps EINVAL: perror() on a fresh "
         "write-only stderr (a pipe) changes errno before the plugin reads it; later: ECONNREFUSED",
         (
-            *resolve_path("stale"),
-            resolved(),
-            create("s"),
-            connect("s"),
-            status("s"),
-            error("s"),
-            create("t"),
-            connect("t"),
-            status("t"),
-            error("t"),
-            destroy("s"),
-            destroy("t"),
+            *resolved_path("stale"),
+            *connect_and_report("s"),
+            *connect_and_report("t"),
+            *destroy_each("s", "t"),
         ),
     ),
     # ---- the new resolver on Unix-domain paths ------------------------------------
@@ -201,7 +276,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             *resolve_path("echo"),
             *info(),
             Call("primitiveResolverGetAddressInfoNext"),
-            Call("primitiveResolverGetAddressInfoSize"),
+            result_size(),
         ),
     ),
     Scenario(
@@ -209,24 +284,24 @@ SCENARIOS: tuple[Scenario, ...] = (
         "getAddressInfo family LOCAL on a path that does not exist",
         (
             gai("", Path("missing"), 0, LOCAL),
-            Call("primitiveResolverGetAddressInfoSize"),
+            result_size(),
             Call("primitiveResolverGetAddressInfoFamily"),
         ),
     ),
     Scenario(
         "resolve-regular-file",
         "getAddressInfo family LOCAL on a regular file (st_mode & S_IFSOCK is a bit test)",
-        (gai("", Path("file"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize"), *info()),
+        (gai("", Path("file"), 0, LOCAL), result_size(), *info()),
     ),
     Scenario(
         "resolve-directory",
         "getAddressInfo family LOCAL on a directory",
-        (gai("", Path("dir"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+        (gai("", Path("dir"), 0, LOCAL), result_size()),
     ),
     Scenario(
         "resolve-stale-socket",
         "getAddressInfo family LOCAL on a socket file nobody listens on",
-        (gai("", Path("stale"), 0, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+        (gai("", Path("stale"), 0, LOCAL), result_size()),
     ),
     *(_resolve_length(n) for n in (40, 41, 63, 64, 65)),
     Scenario(
@@ -235,7 +310,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "is: stat() reads the image's bytes up to a NUL",
         (
             gai("", Path("nul"), 0, LOCAL),
-            Call("primitiveResolverGetAddressInfoSize"),
+            result_size(),
             *connect_path("nul", nul=True),
             *echo("s", "terminated"),
             destroy("s"),
@@ -244,19 +319,19 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "resolve-local-numeric",
         "family LOCAL with the NUMERIC flag skips the path check",
-        (gai("", Path("echo"), NUMERIC, LOCAL), Call("primitiveResolverGetAddressInfoSize")),
+        (gai("", Path("echo"), NUMERIC, LOCAL), result_size()),
     ),
     Scenario(
         "getnameinfo-local",
         "getNameInfo on a Unix-domain address answers the path as the service",
         (
-            *resolve_path("echo"),
-            resolved(),
+            *resolved_path("echo"),
             Call("primitiveResolverGetNameInfo", (Var("sa"), NUMERIC)),
-            Call("primitiveResolverGetNameInfoServiceSize", bind="servSize"),
-            Alloc("serv", Var("servSize")),
-            Call("primitiveResolverGetNameInfoServiceResult", (Var("serv"),)),
-            ShowVar("serv"),
+            *sized_result(
+                "primitiveResolverGetNameInfoServiceSize",
+                "primitiveResolverGetNameInfoServiceResult",
+                "serv",
+            ),
             Call("primitiveResolverGetNameInfoHostSize"),
         ),
     ),
@@ -264,9 +339,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "address-port-local",
         "AddressGetPort on a Unix-domain address fails: only INET addresses have ports",
         (
-            *resolve_path("echo"),
-            resolved(),
-            Call("primitiveSocketAddressGetPort", (Var("sa"),)),
+            *resolved_path("echo"),
+            get_port("sa"),
         ),
     ),
     # ---- the new resolver on numeric hosts -------------------------------------------
@@ -278,15 +352,16 @@ SCENARIOS: tuple[Scenario, ...] = (
             *result_into("sa"),
             resolved(),
             *info(),
-            Call("primitiveSocketAddressGetPort", (Var("sa"),)),
+            get_port("sa"),
             Call("primitiveSocketAddressSetPort", (Var("sa"), 8080), show=Show.OK),
-            Call("primitiveSocketAddressGetPort", (Var("sa"),)),
+            get_port("sa"),
             ShowVar("sa"),
             Call("primitiveResolverGetNameInfo", (Var("sa"), NUMERIC)),
-            Call("primitiveResolverGetNameInfoHostSize", bind="hostSize"),
-            Alloc("host", Var("hostSize")),
-            Call("primitiveResolverGetNameInfoHostResult", (Var("host"),)),
-            ShowVar("host"),
+            *sized_result(
+                "primitiveResolverGetNameInfoHostSize",
+                "primitiveResolverGetNameInfoHostResult",
+                "host",
+            ),
             Call("primitiveResolverGetNameInfoServiceSize"),
         ),
     ),
@@ -298,7 +373,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             *result_into("sa"),
             resolved(),
             *info(),
-            Call("primitiveSocketAddressGetPort", (Var("sa"),)),
+            get_port("sa"),
         ),
     ),
     Scenario(
@@ -312,23 +387,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             gai("", "80", 0, 4),
             gai("", "80", 0, INET4, 3),
-            Call("primitiveResolverGetAddressInfoSize"),
+            result_size(),
         ),
     ),
     Scenario(
         "resolve-numeric-name",
         "NUMERIC with a host name: no result (Size -1), the primitive still succeeds",
-        (gai("localhost", "80", NUMERIC, INET4, 1, 1), Call("primitiveResolverGetAddressInfoSize")),
+        (gai("localhost", "80", NUMERIC, INET4, 1, 1), result_size()),
     ),
     # ---- the old resolver -------------------------------------------------------------
     Scenario(
         "old-resolver-localhost",
         "the old IPv4 resolver on 'localhost' and 127.0.0.1",
         (
-            Call("primitiveResolverStartNameLookup", (Str("localhost"),), show=Show.OK),
-            Call("primitiveResolverStatus"),
-            Call("primitiveResolverNameLookupResult"),
-            Call("primitiveResolverError"),
+            *name_lookup("localhost"),
             Call("primitiveResolverStartAddressLookup", (LOCALHOST,), show=Show.OK),
             Call("primitiveResolverAddressLookupResult"),
             Call("primitiveResolverStatus"),
@@ -338,12 +410,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "old-resolver-unknown-name",
         "the old resolver on a name that is not in /etc/hosts and not numeric",
-        (
-            Call("primitiveResolverStartNameLookup", (Str("no-such-host.invalid"),), show=Show.OK),
-            Call("primitiveResolverStatus"),
-            Call("primitiveResolverNameLookupResult"),
-            Call("primitiveResolverError"),
-        ),
+        (*name_lookup("no-such-host.invalid"),),
         tags=("host-specific",),
     ),
     Scenario(
@@ -379,7 +446,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             for step in (
                 create(f"s{n}", n),
                 status(f"s{n}"),
-                Call("primitiveSocketLocalAddressSize", (Var(f"s{n}"),)),
+                local_address_size(f"s{n}"),
                 Call("primitiveSocketLocalPort", (Var(f"s{n}"),)),
                 destroy(f"s{n}"),
             )
@@ -391,7 +458,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             create("u", 2, 1),
             status("u"),
-            Call("primitiveSocketSendDone", (Var("u"),)),
+            send_done("u"),
             destroy("u"),
         ),
     ),
@@ -401,7 +468,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             create("u", LOCAL, 1),
             status("u"),
-            Call("primitiveSocketLocalAddressSize", (Var("u"),)),
+            local_address_size("u"),
             destroy("u"),
         ),
     ),
@@ -421,14 +488,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connect-uds-echo",
         "the workspace example: connect to a path, send, receive the echo, close, destroy",
         (
-            *resolve_path("echo"),
-            resolved(),
+            *resolved_path("echo"),
             create("s"),
             status("s"),
             connect("s"),
             status("s"),
             *echo("s", "Hello, from Smalltalk!"),
-            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
+            close("s"),
             status("s"),
             destroy("s", Show.OK),
         ),
@@ -437,12 +503,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connect-stale-socket",
         "connect to a socket file nobody listens on: Unconnected, error ECONNREFUSED",
         (
-            *resolve_path("stale"),
-            resolved(),
-            create("s"),
-            connect("s"),
-            status("s"),
-            error("s"),
+            *resolved_path("stale"),
+            *connect_and_report("s"),
             destroy("s"),
         ),
     ),
@@ -450,12 +512,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connect-regular-file",
         "connect to the address the resolver answered for a regular file: ECONNREFUSED",
         (
-            *resolve_path("file"),
-            resolved(),
-            create("s"),
-            connect("s"),
-            status("s"),
-            error("s"),
+            *resolved_path("file"),
+            *connect_and_report("s"),
             destroy("s"),
         ),
     ),
@@ -470,8 +528,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             AbstractNameAddress("ta", "tight", "s"),
             ShowVar("ta"),
             connect("s", "ta"),
-            status("s"),
-            error("s"),
+            *status_error("s"),
             create("t"),
             AbstractNameAddress("pa", "padded", "t"),
             connect("t", "pa"),
@@ -483,9 +540,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             connect("u", "ua"),
             AwaitStatus("u", 2),
             *echo("u", "tight"),
-            destroy("s"),
-            destroy("t"),
-            destroy("u"),
+            *destroy_each("s", "t", "u"),
         ),
     ),
     Scenario(
@@ -494,9 +549,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             *connect_path("echo"),
             connect("s"),
-            status("s"),
-            error("s"),
-            Call("primitiveSocketSendDone", (Var("s"),)),
+            *status_error("s"),
+            send_done("s"),
             destroy("s"),
         ),
     ),
@@ -505,12 +559,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connectTo:port: 127.0.0.1 on the TCP echo server; status once the connect is done",
         (
             create("t", 2),
-            Call("primitiveSocketConnectToPort", (Var("t"), LOCALHOST, Port("echo")), show=Show.OK),
+            connect_to_port("t", "echo"),
             AwaitStatus("t", 2),
             Call("primitiveSocketRemotePort", (Var("t"),)),
             Call("primitiveSocketRemoteAddress", (Var("t"),)),
             *echo("t", "tcp"),
-            Call("primitiveSocketRemoteAddressSize", (Var("t"),)),
+            remote_address_size("t"),
             destroy("t"),
         ),
     ),
@@ -519,12 +573,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connect to a closed TCP port: WaitingForConnection, then Unconnected with ECONNREFUSED",
         (
             create("t", 2),
-            Call(
-                "primitiveSocketConnectToPort", (Var("t"), LOCALHOST, Port("closed")), show=Show.OK
-            ),
+            connect_to_port("t", "closed"),
             AwaitSignal("tC"),
-            status("t"),
-            error("t"),
+            *status_error("t"),
             destroy("t"),
         ),
     ),
@@ -533,23 +584,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a Unix-domain connect on a full backlog answers EAGAIN, taken for 'in progress'; the "
         "unconnected socket polls writable, so it turns Connected, and a send then fails",
         (
-            *resolve_path("full"),
-            resolved(),
+            *resolved_path("full"),
             create("q"),
             connect("q"),
             AwaitStatus("q", 2),
-            create("s"),
-            connect("s"),
-            status("s"),
-            error("s"),
+            *connect_and_report("s"),
             AwaitStatus("s", 2),
             error("s"),
-            Call("primitiveSocketSendDone", (Var("s"),)),
+            send_done("s"),
             send("s", "lost"),
-            status("s"),
-            error("s"),
-            destroy("s"),
-            destroy("q"),
+            *status_error("s"),
+            *destroy_each("s", "q"),
         ),
     ),
     # ---- the peer goes away ------------------------------------------------------------------
@@ -559,9 +604,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             *connect_path("closer"),
             Peer("drop"),
-            Call("primitiveSocketReceiveDataAvailable", (Var("s"),)),
-            status("s"),
-            error("s"),
+            available("s"),
+            *status_error("s"),
             destroy("s"),
         ),
     ),
@@ -573,8 +617,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             *connect_path("closer"),
             Peer("drop"),
             *receive("s", 8),
-            status("s"),
-            error("s"),
+            *status_error("s"),
             destroy("s"),
         ),
     ),
@@ -586,12 +629,11 @@ SCENARIOS: tuple[Scenario, ...] = (
             *listen_on_path("srv", "new-idle", 1),
             Peer("connect", Path("new-idle")),
             AwaitStatus("srv", 2),
-            Call("primitiveSocketReceiveDataAvailable", (Var("srv"),), show=Show.NONE),
+            available("srv", Show.NONE),
             Peer("close", ms=100),
             AwaitSignal("srvR", show=Show.NONE),
             *receive("srv", 8),
-            status("srv"),
-            error("srv"),
+            *status_error("srv"),
             destroy("srv"),
         ),
     ),
@@ -603,11 +645,10 @@ SCENARIOS: tuple[Scenario, ...] = (
             *listen_on_path("srv", "new-aio", 1),
             Peer("connect", Path("new-aio")),
             AwaitStatus("srv", 2),
-            Call("primitiveSocketReceiveDataAvailable", (Var("srv"),)),
+            available("srv"),
             Peer("close"),
             AwaitSignal("srvR"),
-            status("srv"),
-            error("srv"),
+            *status_error("srv"),
             destroy("srv"),
         ),
     ),
@@ -620,8 +661,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             AwaitStatus("srv", 2),
             Peer("close"),
             send("srv", "late"),
-            status("srv"),
-            error("srv"),
+            *status_error("srv"),
             destroy("srv"),
         ),
     ),
@@ -651,8 +691,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             *connect_path("echo"),
             Call("primitiveSocketSendDataBufCount", (Var("s"), Str("x"), 1, 0)),
-            status("s"),
-            error("s"),
+            *status_error("s"),
             destroy("s"),
         ),
     ),
@@ -673,9 +712,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             *connect_path("echo"),
             *receive("s", 8),
-            status("s"),
-            error("s"),
-            Call("primitiveSocketSendDone", (Var("s"),)),
+            *status_error("s"),
+            send_done("s"),
             destroy("s"),
         ),
     ),
@@ -685,13 +723,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "after close: status 0, a send answers 0 and marks the socket OtherEndClosed (EBADF)",
         (
             *connect_path("echo"),
-            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
+            close("s"),
             status("s"),
             send("s", "late"),
-            status("s"),
-            error("s"),
-            Call("primitiveSocketReceiveDataAvailable", (Var("s"),)),
-            Call("primitiveSocketLocalAddressSize", (Var("s"),)),
+            *status_error("s"),
+            available("s"),
+            local_address_size("s"),
             destroy("s"),
         ),
     ),
@@ -700,10 +737,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a second close finds nothing to close: status stays Unconnected",
         (
             *connect_path("echo"),
-            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
-            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
-            status("s"),
-            error("s"),
+            close("s"),
+            close("s"),
+            *status_error("s"),
             destroy("s", Show.OK),
         ),
     ),
@@ -723,12 +759,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             create("s"),
             destroy("s", Show.OK),
-            status("s"),
-            error("s"),
+            *status_error("s"),
             send("s", "x"),
-            Call("primitiveSocketReceiveDataAvailable", (Var("s"),)),
-            Call("primitiveSocketCloseConnection", (Var("s"),), show=Show.OK),
-            Call("primitiveSocketLocalAddressSize", (Var("s"),)),
+            available("s"),
+            close("s"),
+            local_address_size("s"),
             destroy("s", Show.OK),
         ),
     ),
@@ -736,8 +771,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "foreign-session-address",
         "an address whose session id is not this session's is refused",
         (
-            *resolve_path("echo"),
-            resolved(),
+            *resolved_path("echo"),
             Tweak("sa", 1, 1),
             create("s"),
             connect("s"),
@@ -755,8 +789,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "address-size-mismatch",
         "an address whose header size does not match its length is refused",
         (
-            *resolve_path("echo"),
-            resolved(),
+            *resolved_path("echo"),
             Tweak("sa", 5, 1),
             create("s"),
             connect("s"),
@@ -769,7 +802,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "local and remote address of a connected Unix-domain socket (the remote one is the path)",
         (
             *connect_path("echo"),
-            Call("primitiveSocketLocalAddressSize", (Var("s"),)),
+            local_address_size("s"),
             Call("primitiveSocketRemoteAddressSize", (Var("s"),), bind="rs"),
             Alloc("ra", Var("rs")),
             Call("primitiveSocketRemoteAddressResult", (Var("s"), Var("ra"))),
@@ -785,18 +818,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "get/set options by name: TCP_NODELAY, SO_KEEPALIVE, the strtol rule, unknown names",
         (
             create("t", 2),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("TCP_NODELAY"))),
-            Call("primitiveSocketSetOptions", (Var("t"), Str("TCP_NODELAY"), Str("1"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("TCP_NODELAY"))),
-            Call("primitiveSocketSetOptions", (Var("t"), Str("SO_KEEPALIVE"), Str("0x1"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("SO_KEEPALIVE"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("SO_LINGER"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("SO_NOSUCH"))),
-            Call("primitiveSocketSetOptions", (Var("t"), Str("IP_TTL"), Str("017"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("IP_TTL"))),
-            Call("primitiveSocketSetOptions", (Var("t"), Str("IP_TTL"), Str("7"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("IP_TTL"))),
-            Call("primitiveSocketGetOptions", (Var("t"), Str("TCP_CORK"))),
+            get_option("t", "TCP_NODELAY"),
+            *set_and_get("t", "TCP_NODELAY", "1"),
+            *set_and_get("t", "SO_KEEPALIVE", "0x1"),
+            get_option("t", "SO_LINGER"),
+            get_option("t", "SO_NOSUCH"),
+            *set_and_get("t", "IP_TTL", "017"),
+            *set_and_get("t", "IP_TTL", "7"),
+            get_option("t", "TCP_CORK"),
             destroy("t"),
         ),
     ),
@@ -805,11 +834,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "TCP options on a Unix-domain stream socket fail; SO_ options work",
         (
             *connect_path("echo"),
-            Call("primitiveSocketGetOptions", (Var("s"), Str("TCP_NODELAY"))),
-            Call("primitiveSocketGetOptions", (Var("s"), Str("SO_KEEPALIVE"))),
-            Call("primitiveSocketSetOptions", (Var("s"), Str("SO_KEEPALIVE"), Str("1"))),
-            Call("primitiveSocketGetOptions", (Var("s"), Str("SO_KEEPALIVE"))),
-            Call("primitiveSocketGetOptions", (Var("s"), Str("SO_SNDBUF")), show=Show.OK),
+            get_option("s", "TCP_NODELAY"),
+            get_option("s", "SO_KEEPALIVE"),
+            *set_and_get("s", "SO_KEEPALIVE", "1"),
+            get_option("s", "SO_SNDBUF", Show.OK),
             destroy("s"),
         ),
     ),
@@ -827,7 +855,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             AwaitData("srv", "srvR"),
             *receive("srv"),
             send("srv", "pong"),
-            Call("primitiveSocketRemoteAddressSize", (Var("srv"),)),
+            remote_address_size("srv"),
             Peer("close"),
             destroy("srv"),
         ),
@@ -849,8 +877,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             AwaitData("c", "cR"),
             *receive("c"),
             Peer("close"),
-            destroy("c"),
-            destroy("srv"),
+            *destroy_each("c", "srv"),
         ),
     ),
     Scenario(
@@ -868,9 +895,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             status("srv"),
             accept("srv", "d"),
             status("srv"),
-            destroy("c"),
-            destroy("d"),
-            destroy("srv"),
+            *destroy_each("c", "d", "srv"),
         ),
     ),
     Scenario(
@@ -886,9 +911,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             AwaitStatus("srv", 2),
             accept("srv", "d"),
             status("srv"),
-            destroy("c"),
-            destroy("d"),
-            destroy("srv"),
+            *destroy_each("c", "d", "srv"),
         ),
     ),
     Scenario(
@@ -898,8 +921,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             *listen_on_path("srv", "new-read", 1),
             *receive("srv", 8),
-            status("srv"),
-            error("srv"),
+            *status_error("srv"),
             Peer("connect", Path("new-read")),
             AwaitStatus("srv", 2),
             Peer("send", data=b"after"),
@@ -914,11 +936,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "then data arrives: the accept handler's accept() fails and the socket is Invalid",
         (
             *connect_path("echo"),
-            Call("primitiveSocketListenWithBacklog", (Var("s"), 1), show=Show.OK),
+            listen_with_backlog("s", 1),
             status("s"),
             connect("s"),
-            status("s"),
-            error("s"),
+            *status_error("s"),
             send("s", "wake"),
             AwaitStatus("s", -1),
             status("s"),
@@ -931,7 +952,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "accept() fails at the next poll and the socket becomes Invalid",
         (
             create("srv"),
-            Call("primitiveSocketListenWithBacklog", (Var("srv"), 1), show=Show.OK),
+            listen_with_backlog("srv", 1),
             AwaitSignal("srvC"),
             status("srv"),
             status("srv"),
@@ -954,7 +975,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a backlog > 1 is only for TCP: listenWithBacklog 5 on UDP fails",
         (
             create("u", 2, 1),
-            Call("primitiveSocketListenWithBacklog", (Var("u"), 5), show=Show.OK),
+            listen_with_backlog("u", 5),
             destroy("u"),
         ),
     ),
@@ -987,10 +1008,9 @@ SCENARIOS: tuple[Scenario, ...] = (
             Call("primitiveSocketRemoteAddress", (Var("c"),)),
             Peer("close"),
             AwaitData("c", "k", expect="closed"),
-            Call("primitiveSocketReceiveDataAvailable", (Var("c"),)),
+            available("c"),
             status("c"),
-            destroy("c"),
-            destroy("srv"),
+            *destroy_each("c", "srv"),
         ),
     ),
     # ---- UDP ---------------------------------------------------------------------------------
@@ -1016,12 +1036,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "connectTo:port: on UDP sets the default peer: plain send and receive",
         (
             create("u", 2, 1),
-            Call("primitiveSocketConnectToPort", (Var("u"), LOCALHOST, Port("udp")), show=Show.OK),
+            connect_to_port("u", "udp"),
             status("u"),
             send("u", "dgram"),
             AwaitData("u", "uR"),
             *receive("u", 16),
-            Call("primitiveSocketRemoteAddressSize", (Var("u"),)),
+            remote_address_size("u"),
             destroy("u"),
         ),
     ),
@@ -1031,7 +1051,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             create("u", 2, 1),
             *receive("u", 16),
-            Call("primitiveSocketRemoteAddressSize", (Var("u"),)),
+            remote_address_size("u"),
             error("u"),
             destroy("u"),
         ),
@@ -1074,7 +1094,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             Call("primitiveDisableSocketAccess", show=Show.OK),
             Call("primitiveHasSocketAccess"),
             create("s", 2),
-            Call("primitiveSocketConnectToPort", (Var("s"), LOCALHOST, Port("echo")), show=Show.OK),
+            connect_to_port("s", "echo"),
             destroy("s"),
         ),
     ),

@@ -13,29 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqsocket.interop.dsl import (
-    AbstractNameAddress,
-    Alloc,
-    Arg,
-    AwaitData,
-    AwaitSignal,
-    AwaitStatus,
-    Buf,
-    Bytes,
-    Call,
-    Expect,
-    Path,
-    PathAddress,
-    Peer,
-    Port,
-    Scenario,
-    Sema,
-    Show,
-    ShowVar,
-    Str,
-    Tweak,
-    Var,
-)
+from sqsocket.interop import dsl
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.plugin import PRIMITIVES
 from sqsocket.squeak import paths
@@ -62,34 +40,42 @@ def _arity(prim: str) -> int:
     return len([a for a in PRIMITIVES[prim].arguments if a != "receiver"])
 
 
+def script_primitives(*, receiver: bool) -> list[str]:
+    """The primitives the script defines a method for, sorted: ``SqConf``'s, or (with
+    ``receiver``) ByteArray's, whose receiver is the socket address."""
+    return [
+        name
+        for name in sorted(PRIMITIVES)
+        if name not in SKIPPED_PRIMS and (name in RECEIVER_PRIMS) == receiver
+    ]
+
+
+def method_pattern(prim: str) -> str:
+    """The method's pattern: ``primitiveFoo``, ``primitiveFoo: a1``, ``primitiveFoo: a1 with:
+    a2`` ... (the keywords of :func:`selector_for`)."""
+    n = _arity(prim)
+    if n == 0:
+        return prim
+    return " ".join(f"{kw}: a{i + 1}" for i, kw in enumerate([prim, *["with"] * (n - 1)]))
+
+
+def _methods_section(owner: str, protocol: str, prims: Sequence[str]) -> str:
+    """One ``methodsFor:`` section (2.2 chunk format): a chunk per method, then an empty one."""
+    methods = [
+        f"{method_pattern(name)}\n\t<primitive: 117> #(SocketPlugin {name} 0 0) at: 1.\n"
+        "\t^#sqFailed\n!"
+        for name in prims
+    ]
+    return "\n".join([f"!{owner} methodsFor: '{protocol}'!", *methods]) + " !\n"
+
+
 def primitive_methods() -> str:
     """``SqConf`` methods, one per primitive, and ByteArray methods for the receiver ones."""
-    out = ["!SqConf methodsFor: 'primitives'!"]
-    for name in sorted(PRIMITIVES):
-        if name in SKIPPED_PRIMS or name in RECEIVER_PRIMS:
-            continue
-        n = _arity(name)
-        pattern = (
-            name
-            if n == 0
-            else " ".join(f"{kw}: a{i + 1}" for i, kw in enumerate([name, *["with"] * (n - 1)]))
-        )
-        out.append(
-            f"{pattern}\n\t<primitive: 117> #(SocketPlugin {name} 0 0) at: 1.\n\t^#sqFailed\n!"
-        )
-    out[-1] += " !\n"  # the empty chunk that ends the section
-    out.append("!ByteArray methodsFor: 'sqconf'!")
-    out.append(
-        "primitiveSocketAddressGetPort\n"
-        "\t<primitive: 117> #(SocketPlugin primitiveSocketAddressGetPort 0 0) at: 1.\n"
-        "\t^#sqFailed\n!"
+    return (
+        _methods_section("SqConf", "primitives", script_primitives(receiver=False))
+        + "\n"
+        + _methods_section("ByteArray", "sqconf", script_primitives(receiver=True))
     )
-    out.append(
-        "primitiveSocketAddressSetPort: a1\n"
-        "\t<primitive: 117> #(SocketPlugin primitiveSocketAddressSetPort 0 0) at: 1.\n"
-        "\t^#sqFailed\n! !\n"
-    )
-    return "\n".join(out)
 
 
 def interpreter_source() -> str:
@@ -97,106 +83,107 @@ def interpreter_source() -> str:
     return (paths.smalltalk_dir() / "SqConf.st").read_text(encoding="latin-1")
 
 
-def _arg(arg: Arg, fx: Fixture) -> str:
+def _arg(arg: dsl.Arg, fx: Fixture) -> str:
     if isinstance(arg, bool):
         raise TypeError("scenarios use no Booleans")
     if isinstance(arg, int):
         return f"(i {arg})"
-    if isinstance(arg, Var):
+    if isinstance(arg, dsl.Var):
         return f"(v {st_string(arg.name)})"
-    if isinstance(arg, Path):
+    if isinstance(arg, dsl.Path):
         return f"({'z' if arg.nul else 's'} {st_string(fx.path(arg))})"
-    if isinstance(arg, Port):
+    if isinstance(arg, dsl.Port):
         return f"(i {fx.port(arg)})"
-    if isinstance(arg, Str):
+    if isinstance(arg, dsl.Str):
         return f"(s {st_string(arg.text)})"
-    if isinstance(arg, Bytes):
+    if isinstance(arg, dsl.Bytes):
         return "(b (" + " ".join(str(b) for b in arg.data) + "))"
-    if isinstance(arg, Buf):
+    if isinstance(arg, dsl.Buf):
         raise TypeError("use Alloc steps for buffers")
-    if isinstance(arg, Sema):
+    if isinstance(arg, dsl.Sema):
         return f"(sema {st_string(arg.name)})"
     raise TypeError(f"unknown argument {arg!r}")
 
 
-def scenario_array(sc: Scenario, fx: Fixture) -> str:
-    parts: list[str] = []
-    for i, step in enumerate(sc.steps, 1):
-        if isinstance(step, Call):
-            receiver = step.prim in RECEIVER_PRIMS
-            nargs = len(step.args) - (1 if receiver else 0)
-            sel = selector_for(step.prim, nargs)
-            show = {Show.VALUE: "v", Show.OK: "o", Show.NONE: "n"}[step.show]
-            args = " ".join(_arg(a, fx) for a in step.args)
-            parts.append(
-                f"(call {i} {st_string(sel)} {show} {st_string(step.bind or '')} "
-                f"{1 if receiver else 0} ({args}))"
-            )
-        elif isinstance(step, ShowVar):
-            parts.append(f"(showvar {i} {st_string(step.name)})")
-        elif isinstance(step, Alloc):
-            parts.append(f"(alloc {i} {st_string(step.bind)} {_arg(step.size, fx)})")
-        elif isinstance(step, Tweak):
-            parts.append(f"(tweak {i} {st_string(step.name)} {step.index} {step.delta})")
-        elif isinstance(step, PathAddress):
-            parts.append(
-                f"(pathaddr {i} {st_string(step.bind)} {st_string(fx.path(step.path))} "
-                f"{st_string(step.handle)})"
-            )
-        elif isinstance(step, AbstractNameAddress):
-            # the name travels without its NUL (SqConf adds it): a chunk literal stays text
-            parts.append(
-                f"(abstractaddr {i} {st_string(step.bind)} "
-                f"{st_string(fx.abstract_name(step.name))} {st_string(step.handle)} "
-                f"{1 if step.tight else 0})"
-            )
-        elif isinstance(step, AwaitSignal):
-            show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
-            expect = st_string(step.expect)
-            parts.append(f"(awaitsignal {i} {st_string(step.sema)} {step.ms} {expect} {show})")
-        elif isinstance(step, AwaitStatus):
-            show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
-            parts.append(
-                f"(awaitstatus {i} {st_string(step.handle)} {step.status} {step.ms} {show})"
-            )
-        elif isinstance(step, AwaitData):
-            show = {Show.VALUE: "v", Show.OK: "v", Show.NONE: "n"}[step.show]
-            parts.append(
-                f"(awaitdata {i} {st_string(step.handle)} {st_string(step.sema)} {step.ms} "
-                f"{st_string(step.expect)} {show})"
-            )
-        elif isinstance(step, Expect):
-            parts.append(
-                f"(expect {i} {st_string(step.name)} {st_string(step.op.value)} {step.value} "
-                f"{st_string(step.why or f'{step.name} {step.op.value} {step.value}')})"
-            )
-        elif isinstance(step, Peer):
-            parts.append(
-                f"(peer {i} {st_string(step.action)} {st_string(peer_argument(step, fx))})"
-            )
-        else:
-            raise TypeError(f"unknown step {step!r}")
-    return "#(" + "\n\t".join(parts) + ")"
+# How SqConf is told what a step records: a call's value, only ok/FAIL, or nothing; an
+# await's outcome or nothing (an await has no OK form: it records its outcome).
+_CALL_SHOW = {dsl.Show.VALUE: "v", dsl.Show.OK: "o", dsl.Show.NONE: "n"}
+_AWAIT_SHOW = {dsl.Show.VALUE: "v", dsl.Show.OK: "v", dsl.Show.NONE: "n"}
 
 
-def peer_argument(step: Peer, fx: Fixture) -> str:
+def _step(i: int, step: dsl.Step, fx: Fixture) -> str:
+    """One step as the literal Array SqConf's interpreter reads: ``(kind number ...)``."""
+    s = st_string
+    if isinstance(step, dsl.Call):
+        receiver = step.prim in RECEIVER_PRIMS
+        sel = selector_for(step.prim, len(step.args) - (1 if receiver else 0))
+        args = " ".join(_arg(a, fx) for a in step.args)
+        return (
+            f"(call {i} {s(sel)} {_CALL_SHOW[step.show]} {s(step.bind or '')} "
+            f"{1 if receiver else 0} ({args}))"
+        )
+    if isinstance(step, dsl.ShowVar):
+        return f"(showvar {i} {s(step.name)})"
+    if isinstance(step, dsl.Alloc):
+        return f"(alloc {i} {s(step.bind)} {_arg(step.size, fx)})"
+    if isinstance(step, dsl.Tweak):
+        return f"(tweak {i} {s(step.name)} {step.index} {step.delta})"
+    if isinstance(step, dsl.PathAddress):
+        return f"(pathaddr {i} {s(step.bind)} {s(fx.path(step.path))} {s(step.handle)})"
+    if isinstance(step, dsl.AbstractNameAddress):
+        # the name travels without its NUL (SqConf adds it): a chunk literal stays text
+        name = s(fx.abstract_name(step.name))
+        return f"(abstractaddr {i} {s(step.bind)} {name} {s(step.handle)} {int(step.tight)})"
+    if isinstance(step, dsl.AwaitSignal):
+        show = _AWAIT_SHOW[step.show]
+        return f"(awaitsignal {i} {s(step.sema)} {step.ms} {s(step.expect)} {show})"
+    if isinstance(step, dsl.AwaitStatus):
+        show = _AWAIT_SHOW[step.show]
+        return f"(awaitstatus {i} {s(step.handle)} {step.status} {step.ms} {show})"
+    if isinstance(step, dsl.AwaitData):
+        show = _AWAIT_SHOW[step.show]
+        return f"(awaitdata {i} {s(step.handle)} {s(step.sema)} {step.ms} {s(step.expect)} {show})"
+    if isinstance(step, dsl.Expect):
+        why = step.why or f"{step.name} {step.op.value} {step.value}"
+        return f"(expect {i} {s(step.name)} {s(step.op.value)} {step.value} {s(why)})"
+    if isinstance(step, dsl.Peer):
+        return f"(peer {i} {s(step.action)} {s(peer_argument(step, fx))})"
+    raise TypeError(f"unknown step {step!r}")
+
+
+def scenario_array(sc: dsl.Scenario, fx: Fixture) -> str:
+    """The scenario's steps as one literal Array, a step per line."""
+    return "#(" + "\n\t".join(_step(i, step, fx) for i, step in enumerate(sc.steps, 1)) + ")"
+
+
+def peer_argument(step: dsl.Peer, fx: Fixture) -> str:
     """The ``@@peer`` line's argument: ``[ms:N,]path:P`` / ``port:N`` / hex data / ``-``."""
     later = f"ms:{step.ms}," if step.ms > 0 else ""
     if step.action == "connect":
-        if isinstance(step.target, Path):
+        if isinstance(step.target, dsl.Path):
             return later + "path:" + fx.path(step.target)
-        if isinstance(step.target, Port):
+        if isinstance(step.target, dsl.Port):
             return later + f"port:{fx.port(step.target)}"
     if step.action == "send":
         return later + (step.data.hex() or "-")
     return later + "-"
 
 
-def conformance_script(scenarios: Sequence[Scenario], fx: Fixture) -> str:
-    chunks = [interpreter_source(), primitive_methods()]
+def assemble_script(
+    interpreter: str, methods: str, scenarios: Sequence[dsl.Scenario], fx: Fixture, done: str
+) -> str:
+    """A conformance script in either dialect: the interpreter, the primitive methods, the
+    set-up do-it, one do-it per scenario, then ``done`` (the do-it that prints ``@@done``)."""
+    chunks = [interpreter, methods]
     chunks.append("Smalltalk at: #SqConfRun put: SqConf new.\n(Smalltalk at: #SqConfRun) setUp!\n")
     for sc in scenarios:
         steps = scenario_array(sc, fx)
         chunks.append(f"(Smalltalk at: #SqConfRun) run: {st_string(sc.name)} steps: {steps}!\n")
-    chunks.append("Transcript show: '@@done'; cr!\n")
+    chunks.append(done)
     return "\n".join(chunks)
+
+
+def conformance_script(scenarios: Sequence[dsl.Scenario], fx: Fixture) -> str:
+    """The whole Squeak 2.2 script."""
+    done = "Transcript show: '@@done'; cr!\n"
+    return assemble_script(interpreter_source(), primitive_methods(), scenarios, fx, done)

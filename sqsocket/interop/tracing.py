@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqsocket.interop.conformance import Report, SideResult
+from sqsocket.interop.conformance import Report, SideResult, VMRun
 from sqsocket.interop.dsl import Buf, Bytes, Call, Path, Port, Scenario, Sema, Step, Str, Var
 from sqsocket.interop.emulator_run import EmulatorRunner
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.platform.profiles import Profile, get_profile
 from sqsocket.tracing import PollFilter, TextFormatter, TraceEntry, Tracer
-
-VMRun = Callable[[Fixture, Sequence[Scenario]], SideResult]
 
 
 @dataclass
@@ -197,8 +194,8 @@ def trace_scenario(
         fx.reset_paths()
         vm = vm_run(fx, [scenario]) if vm_run is not None else None
         report = Report(prof.name, [scenario], emulator, vm, dict(fx.ports))
-    em_values = _by_step(report.normalized(emulator, scenario.name))
-    vm_values = _by_step(report.normalized(vm, scenario.name)) if vm is not None else {}
+    em_values = report.values(emulator, scenario.name)
+    vm_values = report.values(vm, scenario.name)
     for step in steps:
         step.emulator = em_values.get(str(step.number), "-")
         if vm is not None:
@@ -213,11 +210,3 @@ def trace_scenario(
         vm_error=vm.error if vm is not None else "",
         broken=report.broken().get(scenario.name, []),
     )
-
-
-def _by_step(lines: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in lines:
-        number, _, value = line.partition(" ")
-        out[number] = value
-    return out

@@ -17,7 +17,7 @@ from sqsocket.platform.constants import (
 )
 from sqsocket.platform.options import SOCKET_OPTIONS
 from sqsocket.platform.profiles import PROFILES, flag_names
-from sqsocket.platform.statetable import ANY, Transition
+from sqsocket.platform.statetable import TABLE, Transition, table_rows
 from sqsocket.platform.statetable import render_markdown as state_table
 from sqsocket.reference import facts
 from sqsocket.reference.model import (
@@ -49,21 +49,13 @@ def _anchor(name: str) -> str:
     return "#" + name.lower()
 
 
-def _sources(row: Transition) -> str:
-    if row.sources is None:
-        return "new"
-    if row.sources == ANY:
-        return "any"
-    return ", ".join(s.name for s in sorted(row.sources))
-
-
 def _rows_table(rows: Iterable[Transition]) -> list[str]:
+    """State-table rows in the table's own cells (:func:`statetable.table_rows`)."""
+    cells = dict(zip(TABLE, table_rows(), strict=True))
     out = ["| event | from | to | signals | where |", "|---|---|---|---|---|"]
     for row in rows:
-        out.append(
-            f"| {row.event.name} | {_sources(row)} | {row.target.name} ({int(row.target)}) "
-            f"| {row.notify.value} | {_cell(row.where)} |"
-        )
+        *known, where = cells[row]
+        out.append("| " + " | ".join([*known, _cell(where)]) + " |")
     return out
 
 

@@ -54,28 +54,47 @@ SPECIAL_SELECTORS = (
 )
 _SPECIAL_PUSH = ("self", "true", "false", "nil", "-1", "0", "1", "2")
 _RETURNS = ("^self", "^true", "^false", "^nil", "^top", "blockReturn")
+_EXTENDED_84 = (
+    "send",
+    "super send",
+    "push rcvr",
+    "push lit",
+    "push var",
+    "store rcvr",
+    "popInto rcvr",
+    "store var",
+)
+
+Lit = Callable[[int], str]
+#: The bytecodes whose operand is the opcode's low bits: (first opcode, end, text), where
+#: ``text(n, instr, lit)`` is given n, the opcode minus the first (and the instruction,
+#: whose second byte the long jumps add).
+_RANGES: tuple[tuple[int, int, Callable[[int, bytes, Lit], str]], ...] = (
+    (0x00, 0x10, lambda n, _i, _lit: f"push rcvr[{n}]"),
+    (0x10, 0x20, lambda n, _i, _lit: f"push temp[{n}]"),
+    (0x20, 0x40, lambda n, _i, lit: f"push {lit(n)}"),
+    (0x40, 0x60, lambda n, _i, lit: f"push var {lit(n)}"),
+    (0x60, 0x68, lambda n, _i, _lit: f"popInto rcvr[{n}]"),
+    (0x68, 0x70, lambda n, _i, _lit: f"popInto temp[{n}]"),
+    (0x70, 0x78, lambda n, _i, _lit: f"push {_SPECIAL_PUSH[n]}"),
+    (0x78, 0x7E, lambda n, _i, _lit: _RETURNS[n]),
+    (0x90, 0x98, lambda n, _i, _lit: f"jump +{n + 1}"),
+    (0x98, 0xA0, lambda n, _i, _lit: f"jumpFalse +{n + 1}"),
+    (0xA0, 0xA8, lambda n, i, _lit: f"jump {(n - 4) * 256 + i[1]:+d}"),
+    (0xA8, 0xAC, lambda n, i, _lit: f"jumpTrue +{n * 256 + i[1]}"),
+    (0xAC, 0xB0, lambda n, i, _lit: f"jumpFalse +{n * 256 + i[1]}"),
+    (0xB0, 0xD0, lambda n, _i, _lit: f"send #{SPECIAL_SELECTORS[n]}"),
+)
+_ONE_BYTE = {0x87: "pop", 0x88: "dup", 0x89: "push thisContext"}
 
 
-def describe_instruction(instr: bytes, lit: Callable[[int], str]) -> str:
+def describe_instruction(instr: bytes, lit: Lit) -> str:
     """One instruction as text; ``lit(i)`` renders literal ``i``."""
     op = instr[0]
     index = literal_index(instr)
-    if op < 0x10:
-        return f"push rcvr[{op}]"
-    if op < 0x20:
-        return f"push temp[{op - 0x10}]"
-    if op < 0x40:
-        return f"push {lit(op - 0x20)}"
-    if op < 0x60:
-        return f"push var {lit(op - 0x40)}"
-    if op < 0x68:
-        return f"popInto rcvr[{op - 0x60}]"
-    if op < 0x70:
-        return f"popInto temp[{op - 0x68}]"
-    if op < 0x78:
-        return f"push {_SPECIAL_PUSH[op - 0x70]}"
-    if op < 0x7E:
-        return _RETURNS[op - 0x78]
+    for first, end, text in _RANGES:
+        if first <= op < end:
+            return text(op - first, instr, lit)
     if op in (0x80, 0x81, 0x82):
         verb = ("push", "store", "popInto")[op - 0x80]
         kind = instr[1] >> 6
@@ -86,39 +105,12 @@ def describe_instruction(instr: bytes, lit: Callable[[int], str]) -> str:
         sup = "super " if op == 0x85 else ""
         return f"{sup}send {lit(index)} ({instr[1] >> 5} args)"
     if op == 0x84:
-        kind = instr[1] >> 5
-        names = (
-            "send",
-            "super send",
-            "push rcvr",
-            "push lit",
-            "push var",
-            "store rcvr",
-            "popInto rcvr",
-            "store var",
-        )
         target = lit(instr[2]) if index is not None else f"[{instr[2]}]"
-        return f"{names[kind]} {target} (x84 {instr[1] & 0x1F})"
+        return f"{_EXTENDED_84[instr[1] >> 5]} {target} (x84 {instr[1] & 0x1F})"
     if op == 0x86 and index is not None:
         return f"send {lit(index)} ({instr[1] >> 6} args)"
-    if op == 0x87:
-        return "pop"
-    if op == 0x88:
-        return "dup"
-    if op == 0x89:
-        return "push thisContext"
-    if 0x90 <= op < 0x98:
-        return f"jump +{op - 0x90 + 1}"
-    if 0x98 <= op < 0xA0:
-        return f"jumpFalse +{op - 0x98 + 1}"
-    if 0xA0 <= op < 0xA8:
-        return f"jump {(op - 0xA4) * 256 + instr[1]:+d}"
-    if 0xA8 <= op < 0xAC:
-        return f"jumpTrue +{(op - 0xA8) * 256 + instr[1]}"
-    if 0xAC <= op < 0xB0:
-        return f"jumpFalse +{(op - 0xAC) * 256 + instr[1]}"
-    if 0xB0 <= op < 0xD0:
-        return f"send #{SPECIAL_SELECTORS[op - 0xB0]}"
+    if op in _ONE_BYTE:
+        return _ONE_BYTE[op]
     if index is not None:
         return f"send {lit(index)} ({(op - 0xD0) >> 4} args)"
     return f"?? {instr.hex()}"
