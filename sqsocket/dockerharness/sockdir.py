@@ -70,9 +70,14 @@ def socket_dir(owner: RunAs, *, prefix: str = "sqsocket-docker-") -> Iterator[Pa
     """
     path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        if os.geteuid() == 0:
-            os.chown(path, owner.uid, owner.gid)
-        os.chmod(path, DIR_MODE)
+        # through a descriptor of the directory just made, never through the path
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            if os.geteuid() == 0:
+                os.fchown(fd, owner.uid, owner.gid)
+            os.fchmod(fd, DIR_MODE)
+        finally:
+            os.close(fd)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
