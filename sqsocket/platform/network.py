@@ -35,6 +35,11 @@ from sqsocket.vm.machine import VirtualMachine
 _WILDCARD = sockaddr_in("0.0.0.0", 0)  # "initial UDP peer := wildcard"
 
 
+#: A socket's three external-object indices: connection, read, write (0: none).
+#: The one-semaphore primitives pass the same index three times.
+Semaphores = tuple[int, int, int]
+
+
 @dataclass(eq=False)
 class PrivateSocket:
     """``privateSocketStruct``: what a handle's privateSocketPtr points at."""

@@ -35,7 +35,7 @@ from sqsocket.platform.layouts import (
     build_socket_address,
     sockaddr_in,
 )
-from sqsocket.platform.network import Network, PrivateSocket
+from sqsocket.platform.network import Network, PrivateSocket, Semaphores
 from sqsocket.platform.options import (
     MAX_OPTION_VALUE,
     SocketOption,
@@ -201,19 +201,10 @@ class Sockets:
 
     # -- creation -------------------------------------------------------------------
 
-    def create(
-        self,
-        net_type: int,
-        socket_type: int,
-        recv_buf: int,
-        send_buf: int,
-        sema: int,
-        read_sema: int,
-        write_sema: int,
-    ) -> bytearray:
+    def create(self, net_type: int, socket_type: int, semaphores: Semaphores) -> bytearray:
         """``sqSocketCreateNetTypeSocketTypeRecvBytesSendBytesSemaIDReadSemaIDWriteSemaID``.
 
-        The buffer sizes are ignored, as the Unix plugin ignores them.
+        The buffer sizes are not passed: the Unix plugin ignores them.
         """
         self.net.require_socket_access()
         domain = NET_DOMAIN_TO_AF.get(net_type, net_type)
@@ -248,23 +239,31 @@ class Sockets:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         except OSError as exc:
             self._failed(exc)  # the C code ignores the result
-        pss = PrivateSocket(sock, sema, read_sema, write_sema, SocketStatus.INVALID, socket_type)
+        # a UDP socket is aio-enabled at once; a TCP one when it listens or connects
+        udp = socket_type == SocketType.UDP
+        return self._adopt(sock, socket_type, semaphores, create_event(socket_type), enable=udp)
+
+    def _adopt(
+        self,
+        sock: socket.socket,
+        socket_type: int,
+        semaphores: Semaphores,
+        born: Event,
+        *,
+        enable: bool,
+    ) -> bytearray:
+        """A new socket's structure, its handle, and its first state (the ``born`` row).
+
+        ``enable``: ``aioEnable`` it now. ``socket_type`` is what the handle records.
+        """
+        pss = PrivateSocket(sock, *semaphores, SocketStatus.INVALID, socket_type)
         handle = self.net.new_handle(pss, socket_type)
-        self._born(pss, create_event(socket_type))
-        if socket_type == SocketType.UDP:
+        self._born(pss, born)
+        if enable:
             self.aio.enable(sock, pss)
         return handle
 
-    def create_raw(
-        self,
-        domain: int,
-        protocol: int,
-        recv_buf: int,
-        send_buf: int,
-        sema: int,
-        read_sema: int,
-        write_sema: int,
-    ) -> bytearray:
+    def create_raw(self, domain: int, protocol: int, semaphores: Semaphores) -> bytearray:
         """``sqSocketCreateRawProtoType...``: only protocol 1 (ICMP over IPv4) exists."""
         self.net.require_socket_access()
         if protocol != 1:
@@ -282,11 +281,8 @@ class Sockets:
             raise PlatformFailure(
                 f"socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) failed: {exc.strerror}"
             ) from None
-        pss = PrivateSocket(sock, sema, read_sema, write_sema, SocketStatus.INVALID, SocketType.RAW)
-        handle = self.net.new_handle(pss, SocketType.RAW)
-        self._born(pss, create_event(SocketType.RAW))
-        self.aio.enable(sock, pss)
-        return handle
+        raw = SocketType.RAW
+        return self._adopt(sock, raw, semaphores, create_event(raw), enable=True)
 
     # -- status ----------------------------------------------------------------------
 
@@ -449,16 +445,8 @@ class Sockets:
 
     # -- accept -----------------------------------------------------------------------
 
-    def accept_from(
-        self,
-        server: bytes | bytearray,
-        recv_buf: int,
-        send_buf: int,
-        sema: int,
-        read_sema: int,
-        write_sema: int,
-    ) -> bytearray:
-        """``sqSocketAcceptFromRecvBytesSendBytesSemaIDReadSemaIDWriteSemaID``."""
+    def accept_from(self, server: bytes | bytearray, semaphores: Semaphores) -> bytearray:
+        """``sqSocketAcceptFromRecvBytesSendBytesSemaIDReadSemaIDWriteSemaID`` (sizes ignored)."""
         _type, spss = self.net.socket_of(server)
         if not spss.multi_listen:
             raise PlatformFailure("the server socket is not listening with a backlog > 1")
@@ -471,12 +459,8 @@ class Sockets:
         spss.accepted = None
         self._apply(spss, Event.ACCEPT_TAKEN)
         self.aio.handle(spss.sock, self._accept_handler, AIO_RX)
-        pss = PrivateSocket(newsock, sema, read_sema, write_sema, SocketStatus.INVALID, 0)
         # s->socketType is never set for an accepted socket: calloc'd ByteArray => 0 (TCP)
-        handle = self.net.new_handle(pss, SocketType.TCP)
-        self._born(pss, Event.ACCEPTED)
-        self.aio.enable(newsock, pss)
-        return handle
+        return self._adopt(newsock, SocketType.TCP, semaphores, Event.ACCEPTED, enable=True)
 
     # -- data ---------------------------------------------------------------------------
 

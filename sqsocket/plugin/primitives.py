@@ -515,15 +515,7 @@ class SocketPlugin:
         self, netType: Any, socketType: Any, recvBufSize: Any, sendBufSize: Any, semaIndex: Any
     ) -> bytearray:
         """Create a socket signalling one semaphore for connection, read and write events."""
-        return self.sockets.create(
-            netType,
-            socketType,
-            recvBufSize,
-            sendBufSize,
-            semaIndex,
-            semaIndex,
-            semaIndex,
-        )
+        return self.sockets.create(netType, socketType, (semaIndex, semaIndex, semaIndex))
 
     @primitive(
         "primitiveSocketCreate3Semaphores",
@@ -548,15 +540,7 @@ class SocketPlugin:
         writeSemaIndex: Any,
     ) -> bytearray:
         """Create a socket: netType 0/2 INET4, 1 LOCAL (AF_UNIX), 3 INET6; type 0 TCP, 1 UDP."""
-        return self.sockets.create(
-            netType,
-            socketType,
-            recvBufSize,
-            sendBufSize,
-            semaIndex,
-            readSemaIndex,
-            writeSemaIndex,
-        )
+        return self.sockets.create(netType, socketType, (semaIndex, readSemaIndex, writeSemaIndex))
 
     @primitive(
         "primitiveSocketCreateRAW",
@@ -582,13 +566,7 @@ class SocketPlugin:
     ) -> bytearray:
         """Create a raw socket; the Unix plugin knows only protocol 1 (ICMP over IPv4)."""
         return self.sockets.create_raw(
-            netType,
-            protoType,
-            recvBufSize,
-            sendBufSize,
-            semaIndex,
-            readSemaIndex,
-            writeSemaIndex,
+            netType, protoType, (semaIndex, readSemaIndex, writeSemaIndex)
         )
 
     # -- status --------------------------------------------------------------------------
@@ -753,14 +731,7 @@ class SocketPlugin:
         self, sockHandle: Any, recvBufSize: Any, sendBufSize: Any, semaIndex: Any
     ) -> bytearray:
         """Take the connection a backlog > 1 listener has accepted; answer its new handle."""
-        return self.sockets.accept_from(
-            sockHandle,
-            recvBufSize,
-            sendBufSize,
-            semaIndex,
-            semaIndex,
-            semaIndex,
-        )
+        return self.sockets.accept_from(sockHandle, (semaIndex, semaIndex, semaIndex))
 
     @primitive(
         "primitiveSocketAccept3Semaphores",
@@ -782,14 +753,7 @@ class SocketPlugin:
         writeSemaIndex: Any,
     ) -> bytearray:
         """As primitiveSocketAccept, with separate connection, read and write semaphores."""
-        return self.sockets.accept_from(
-            sockHandle,
-            recvBufSize,
-            sendBufSize,
-            semaIndex,
-            readSemaIndex,
-            writeSemaIndex,
-        )
+        return self.sockets.accept_from(sockHandle, (semaIndex, readSemaIndex, writeSemaIndex))
 
     # -- data ------------------------------------------------------------------------------
 
