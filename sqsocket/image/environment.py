@@ -20,6 +20,7 @@ import threading
 from typing import Any, ClassVar
 
 from sqsocket import tracing
+from sqsocket.closing import Closing
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image.exceptions import NoNetworkError, SocketPrimitiveFailed
 from sqsocket.platform.constants import ResolverStatus
@@ -30,7 +31,7 @@ from sqsocket.vm.semaphores import Semaphore
 __all__ = ["Image"]
 
 
-class Image:
+class Image(Closing):
     """One image: a plugin to call primitives on and the network classes' shared state.
 
     ``owns_plugin`` (default: true when the image made the plugin itself) decides
@@ -191,12 +192,6 @@ class Image:
         self.have_network = False
         if self.owns_plugin:
             self._plugin.close()
-
-    def __enter__(self) -> Image:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"session {self._plugin.session_id}"

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqsocket.closing import Closing
 from sqsocket.errors import EmulatorError, PrimitiveFailed
 from sqsocket.platform.failure import PlatformFailure
 from sqsocket.platform.layouts import (
@@ -198,7 +199,7 @@ def _release(net: Network, vm: VirtualMachine | None) -> None:
         vm.close()
 
 
-class SocketPlugin:
+class SocketPlugin(Closing):
     """An emulated SocketPlugin in an emulated VM (its own session, sockets and event loop)."""
 
     #: What a failing primitive raises (an image layer may use its own subclass).
@@ -304,12 +305,6 @@ class SocketPlugin:
         See :mod:`sqsocket.vm.events` and :class:`sqsocket.platform.statetable.StateChanged`.
         """
         return self.vm.observe(observer)
-
-    def __enter__(self) -> SocketPlugin:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def session_id(self) -> int:

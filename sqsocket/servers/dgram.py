@@ -31,8 +31,9 @@ import os
 import selectors
 import socket
 import tempfile
-from typing import Self, Unpack
+from typing import Unpack
 
+from sqsocket.closing import Closing
 from sqsocket.servers.address import AbstractAddress, InetAddress, UnixAddress, abstract_supported
 from sqsocket.servers.base import AddressLike, Server, ServerOptions, coerce_address
 from sqsocket.servers.paths import BoundPath, bind_unix_path
@@ -153,7 +154,7 @@ class UDPEchoServer(DatagramEchoServer):
         super().__init__(InetAddress(host, port), **options)
 
 
-class DatagramClient:
+class DatagramClient(Closing):
     """A blocking datagram client that can receive replies, for UDP and ``AF_UNIX``.
 
     For ``AF_UNIX`` it binds its own address, as it must to get replies:
@@ -220,12 +221,6 @@ class DatagramClient:
             with contextlib.suppress(OSError):
                 os.rmdir(self._tmpdir)
             self._tmpdir = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def dgram_echo(address: AddressLike, payload: bytes, *, timeout: float = 5.0) -> bytes:

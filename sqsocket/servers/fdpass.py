@@ -67,8 +67,9 @@ import stat
 import termios
 import time
 from dataclasses import dataclass, field
-from typing import Self, Unpack
+from typing import Unpack
 
+from sqsocket.closing import Closing
 from sqsocket.servers.address import InetAddress
 from sqsocket.servers.base import AddressLike, Handler, Server, ServerOptions, connect
 from sqsocket.servers.listener import Acceptor
@@ -514,7 +515,7 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-class IntroClient:
+class IntroClient(Closing):
     """A blocking client of :class:`IntroductionServer`.
 
     A peer that wants to be found calls :meth:`register` and then
@@ -613,12 +614,6 @@ class IntroClient:
             _, fd = self._intros.popleft()
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def wait_registered(server: IntroductionServer, name: str, timeout: float = 5.0) -> bool:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import collections
 import socket
-from typing import Self, Unpack
+from typing import Unpack
 
+from sqsocket.closing import Closing
 from sqsocket.servers.base import AddressLike, connect
 from sqsocket.servers.framing import (
     CRLF,
@@ -121,7 +122,7 @@ def write_frame(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(encode(payload))
 
 
-class NetstringClient:
+class NetstringClient(Closing):
     """A blocking client: ``request(b"taco cat") == b"tac ocat"`` against the server.
 
     Takes an address (connects, with ``timeout``) or an already connected socket
@@ -171,12 +172,6 @@ class NetstringClient:
     def close(self) -> None:
         """Close the socket."""
         self.sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class NetstringServer(StreamServer):

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import IO, Any, Protocol
 
+from sqsocket.closing import Closing
 from sqsocket.platform.statetable import StateChanged
 from sqsocket.tracing.entry import Kind, TraceEntry
 from sqsocket.tracing.render import (
@@ -112,7 +113,7 @@ class _Thread:
     held: list[TraceEntry] = field(default_factory=list)
 
 
-class Tracer:
+class Tracer(Closing):
     """A primitive trace: attach it to VMs or plugins; it writes every event they report.
 
     ``target`` is a text stream, a path, or a callable given each entry; ``json``
@@ -172,12 +173,6 @@ class Tracer:
             self.flush()
             if self._stream is not None:
                 self._stream.close()
-
-    def __enter__(self) -> Tracer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def flush(self) -> None:
         """Deliver the entries held back for a poll that has not reported (yet)."""
