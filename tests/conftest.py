@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +9,10 @@ import netguard
 import netns
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from plugin_support import Harness, fd_leak_guard
+from plugin_support import Harness, fd_leak_guard, short_tmpdir
 from squeak_support import require_source_image, require_vm
 
+from sqsocket.image import Image, NetNameResolver
 from sqsocket.platform.profiles import DEFAULT_PROFILE
 from sqsocket.squeak.builder import build_image
 
@@ -38,13 +37,11 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
+    parent=settings.get_profile("ci"),
     max_examples=5000,
     stateful_step_count=60,
     derandomize=False,
-    database=None,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=_HEALTH,
+    phases=tuple(Phase),  # every phase, shrinking included
 )
 settings.load_profile("ci")
 
@@ -63,6 +60,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         counts = ", ".join(f"{suite} {n}" for suite, n in sorted(CALLS.by_suite.items()))
         fuzzed = sum(n for suite, n in CALLS.by_suite.items() if "set-up" not in suite)
         terminalreporter.write_line(f"primitive calls: {fuzzed} fuzzed and stateful ({counts})")
+
+
+@pytest.fixture
+def image() -> Iterator[Image]:
+    """A private image-layer Image whose network is initialised (``Socket initializeNetwork``).
+
+    Modules that test what runs before that override it with a bare ``Image()``.
+    """
+    with Image() as img:
+        NetNameResolver.initialize_network(image=img)
+        yield img
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +98,8 @@ def sockdir() -> Iterator[str]:
     """A private directory with a short path (pytest's tmp_path can exceed sun_path's 107
     bytes). Always /tmp/sqt-XXXXXXXX, 17 bytes, so tests can choose socket names whose
     paths the squeak-4.10 resolver finds (no multiple of 4: docs/quirks.md, 1)."""
-    path = tempfile.mkdtemp(prefix="sqt-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with short_tmpdir("sqt-") as path:
+        yield path
 
 
 @pytest.fixture

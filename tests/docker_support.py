@@ -1,19 +1,17 @@
 """Shared helpers for the tests/test_docker_*.py files.
 
-``need(reason)``: a missing prerequisite (Docker engine, base image, a tool) skips
-the test on a developer's machine, naming what is missing, and fails it loudly in
-CI (``CI=true``), where everything the Docker tests need is installed on purpose.
+A missing prerequisite (Docker engine, base image, a tool) skips the test on a
+developer's machine, naming what is missing, and fails it loudly in CI (``CI=true``),
+where everything the Docker tests need is installed on purpose (:func:`ci_support.need`).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
-from typing import NoReturn
 
-import pytest
+from ci_support import need
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER_DIR = REPO / "docker"
@@ -24,18 +22,6 @@ ENTRYPOINTS = sorted(DOCKER_DIR.glob("*.sh"))
 PHARO_LOAD_ORDER = ("SQSocket-Pharo.st", "SQSocket-Pharo-Tests.st")
 # SqConf.st: the conformance interpreter, filed in with a generated script (not by load.st).
 PHARO_SCRIPTS = ("workspace.st", "uds_server.st", "load.st", "SqConf.st")
-
-
-def in_ci() -> bool:
-    """Whether this is a CI run (the CI runner sets CI=true)."""
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def need(reason: str) -> NoReturn:
-    """Skip (developer machine) or fail (CI) because ``reason`` is missing."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def tool(name: str) -> str:

@@ -39,18 +39,10 @@ from typing import Any
 
 import netguard
 from hypothesis import strategies as st
-from plugin_support import (
-    INET4,
-    INET6,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    Harness,
-    has_ipv6_loopback,
-)
+from plugin_support import LOOPBACK, Harness, has_ipv6_loopback
 
 from sqsocket.errors import PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import (
     ADDRESS_HEADER_SIZE,
     SocketHandle,
@@ -150,7 +142,7 @@ class Foreign:
 def foreign_plugin() -> Iterator[Foreign]:
     """Another emulated VM with one socket: its handle is foreign to every world."""
     with Harness.started() as other:
-        yield Foreign(bytes(other.create(INET4, TCP).handle), other.session)
+        yield Foreign(bytes(other.create(NetDomain.INET4, SocketType.TCP).handle), other.session)
 
 
 @dataclass
@@ -203,7 +195,7 @@ class World:
         port = p.primitiveSocketLocalPort(listener.handle)
         self.ports.append(port)
         # a second client: the listener parks its connection on the next poll
-        parked = h.create(INET4, TCP)
+        parked = h.create(NetDomain.INET4, SocketType.TCP)
         p.primitiveSocketConnectToPort(parked.handle, LOOPBACK, port)
         assert listener.conn.wait(5.0), "the listener parked the second connection"
         self._add(parked.handle, socket.AF_INET, "tcp client (parked)")
@@ -214,22 +206,28 @@ class World:
         self._add(uclient.handle, socket.AF_UNIX, "unix client")
         self._add(userver.handle, socket.AF_UNIX, "unix server")
         self._add(ulistener.handle, socket.AF_UNIX, "unix listener")
-        udp = h.create(INET4, UDP)
+        udp = h.create(NetDomain.INET4, SocketType.UDP)
         p.primitiveSocketBindToPort(udp.handle, LOOPBACK, 0)
         self.ports.append(p.primitiveSocketLocalPort(udp.handle))
         self._add(udp.handle, socket.AF_INET, "udp")
-        self._add(h.create(LOCAL, UDP).handle, socket.AF_UNIX, "unix dgram")
-        self._add(h.create(INET4, TCP).handle, socket.AF_INET, "tcp unconnected")
+        self._add(h.create(NetDomain.LOCAL, SocketType.UDP).handle, socket.AF_UNIX, "unix dgram")
+        self._add(
+            h.create(NetDomain.INET4, SocketType.TCP).handle, socket.AF_INET, "tcp unconnected"
+        )
         if has_ipv6_loopback():
-            self._add(h.create(INET6, TCP).handle, socket.AF_INET6, "tcp6 unconnected")
+            self._add(
+                h.create(NetDomain.INET6, SocketType.TCP).handle,
+                socket.AF_INET6,
+                "tcp6 unconnected",
+            )
         # sockets of other families, where this kernel makes them (inspected, never sent
         # on): netlink and vsock. (A packet socket, 17, is only made by fuzzed creates:
         # closing one waits for the kernel's synchronize_net(), some 20 ms.)
-        for net_type, kind in ((16, UDP), (40, TCP)):
+        for net_type, kind in ((16, SocketType.UDP), (40, SocketType.TCP)):
             with contextlib.suppress(PrimitiveFailed):
                 self._add(h.create(net_type, kind).handle, net_type, f"family {net_type}")
         # gone: destroyed (the pointer nulled), and a copy made before (a stale pointer)
-        gone = h.create(INET4, TCP)
+        gone = h.create(NetDomain.INET4, SocketType.TCP)
         stale = bytes(gone.handle)
         p.primitiveSocketDestroy(gone.handle)
         self.dead += [bytes(gone.handle), stale]

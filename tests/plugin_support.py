@@ -13,14 +13,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import shutil
 import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pytest
+
 from sqsocket.errors import PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import (
     SocketHandle,
     build_socket_address,
@@ -35,8 +37,6 @@ from sqsocket.vm.semaphores import Semaphore
 
 WAIT = 5.0  # the longest any test waits for anything
 LOOPBACK = b"\x7f\x00\x00\x01"
-TCP, UDP = 0, 1
-INET4, LOCAL, INET6 = 2, 1, 3
 
 
 def wait_until(
@@ -86,13 +86,11 @@ def fd_leak_guard() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def short_tmpdir() -> Iterator[str]:
-    """A private directory with a short path: pytest's tmp_path can exceed sun_path."""
-    path = tempfile.mkdtemp(prefix="sqp-", dir="/tmp")
-    try:
+def short_tmpdir(prefix: str = "sqp-") -> Iterator[str]:
+    """A private directory with a short path (pytest's tmp_path can exceed sun_path's
+    107 bytes): /tmp/PREFIX and 8 random characters, removed on leaving."""
+    with tempfile.TemporaryDirectory(prefix=prefix, dir="/tmp", ignore_cleanup_errors=True) as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def path_in(directory: str, name: str, word: int = 4) -> str:
@@ -178,7 +176,9 @@ class Harness:
         write, wi = self.semaphore(f"{label}.write")
         return conn, read, write, ci, ri, wi
 
-    def create(self, net_type: int = INET4, socket_type: int = TCP, name: str = "") -> Sock:
+    def create(
+        self, net_type: int = NetDomain.INET4, socket_type: int = SocketType.TCP, name: str = ""
+    ) -> Sock:
         """primitiveSocketCreate3Semaphores with three fresh semaphores."""
         conn, read, write, ci, ri, wi = self.semaphores(name)
         handle = self.p.primitiveSocketCreate3Semaphores(net_type, socket_type, 0, 0, ci, ri, wi)
@@ -228,14 +228,14 @@ class Harness:
 
     def tcp_listener(self, backlog: int = 5, name: str = "listener") -> tuple[Sock, int]:
         """A TCP listener on 127.0.0.1 and an ephemeral port; answers it and the port."""
-        listener = self.create(INET4, TCP, name)
+        listener = self.create(NetDomain.INET4, SocketType.TCP, name)
         self.p.primitiveSocketListenOnPortBacklogInterface(listener.handle, 0, backlog, LOOPBACK)
         port = self.p.primitiveSocketLocalPort(listener.handle)
         assert port > 0
         return listener, port
 
     def unix_listener(self, path: str, backlog: int = 5, name: str = "listener") -> Sock:
-        listener = self.create(LOCAL, TCP, name)
+        listener = self.create(NetDomain.LOCAL, SocketType.TCP, name)
         self.p.primitiveSocketBindTo(listener.handle, self.unix_address(path))
         self.p.primitiveSocketListenWithBacklog(listener.handle, backlog)
         return listener
@@ -248,7 +248,7 @@ class Harness:
     def tcp_pair(self) -> tuple[Sock, Sock, Sock]:
         """A connected TCP pair over 127.0.0.1: (client, server side, listener)."""
         listener, port = self.tcp_listener()
-        client = self.create(INET4, TCP, "client")
+        client = self.create(NetDomain.INET4, SocketType.TCP, "client")
         self.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
         server = self.take(listener)
         assert self.wait_status(client, 2)
@@ -258,7 +258,7 @@ class Harness:
         """A connected Unix stream pair: (client, server side, listener)."""
         path = os.path.join(directory, "pair.sock")
         listener = self.unix_listener(path)
-        client = self.create(LOCAL, TCP, "client")
+        client = self.create(NetDomain.LOCAL, SocketType.TCP, "client")
         self.p.primitiveSocketConnectTo(client.handle, self.unix_address(path))
         server = self.take(listener)
         assert self.wait_status(client, 2)
@@ -277,6 +277,16 @@ class Harness:
                 if not self.p.primitiveSocketSendDone(s.handle):
                     s.write.wait(0.1)
 
+    def fill(self, s: Sock) -> None:
+        """Send until the socket's buffer is full (a send answers 0); bounded."""
+        send = self.p.primitiveSocketSendDataBufCount
+        _until_nothing_moves(send, s, bytes(65536), 200, "the send buffer never filled")
+
+    def drain(self, s: Sock) -> None:
+        """Receive until nothing is left to read (a receive answers 0); bounded."""
+        receive = self.p.primitiveSocketReceiveDataBufCount
+        _until_nothing_moves(receive, s, bytearray(65536), 400, "the receive side never emptied")
+
     def receive_exactly(self, s: Sock, n: int) -> bytes:
         """Read ``n`` bytes, waiting on the read semaphore as Socket>>waitForData does."""
         out = bytearray()
@@ -291,6 +301,49 @@ class Harness:
             got = self.p.primitiveSocketReceiveDataBufCount(s.handle, buf, 1, n - len(out))
             out += buf[:got]
         return bytes(out)
+
+
+def _until_nothing_moves(
+    transfer: Callable[[bytearray, bytes | bytearray, int, int], int],
+    s: Sock,
+    buf: bytes | bytearray,
+    attempts: int,
+    failure: str,
+) -> None:
+    """Send or receive a whole ``buf`` at a time (``transfer`` is primitiveSocketSend- or
+    ReceiveDataBufCount) until one call moves nothing; at most ``attempts`` calls."""
+    for _ in range(attempts):
+        if transfer(s.handle, buf, 1, len(buf)) == 0:
+            return
+    raise AssertionError(failure)
+
+
+@contextlib.contextmanager
+def close_fails_once(
+    plugin: SocketPlugin, monkeypatch: pytest.MonkeyPatch, err: int
+) -> Iterator[None]:
+    """The plugin's next close() fails with ``err`` and leaves the descriptor open.
+
+    Linux's close() never answers EWOULDBLOCK, so this goes through the
+    ``Sockets._close_fd`` seam; later closes are real. The descriptor the failed
+    close kept is shut on leaving, whatever happened.
+    """
+    sockets = plugin.sockets
+    real_close = sockets._close_fd
+    left_open: list[socket.socket] = []
+
+    def failing_close(sock: socket.socket) -> None:
+        if not left_open:
+            left_open.append(sock)
+            raise OSError(err, os.strerror(err))
+        real_close(sock)
+
+    monkeypatch.setattr(sockets, "_close_fd", failing_close)
+    try:
+        yield
+    finally:
+        for sock in left_open:
+            sock.close()
 
 
 def fails(method: Callable[..., object], *args: object) -> PrimitiveFailed:

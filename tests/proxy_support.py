@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from plugin_support import LOOPBACK
+
 from sqsocket.image import ConnectionTimedOut, Image, NetNameResolver, Socket
 from sqsocket.servers import InetAddress, UnixAddress
 from sqsocket.servers.address import Address
@@ -16,7 +18,6 @@ from sqsocket.servers.address import Address
 HELLO = b"Hello, from Smalltalk!"
 #: The longest any proxy test waits for something that should happen.
 WAIT = 10.0
-LOOPBACK = bytes([127, 0, 0, 1])
 
 
 def image_connect(image: Image, address: Address, timeout: float = WAIT) -> Socket:

@@ -1,23 +1,21 @@
 """Shared helpers for the tests/test_squeak_*.py files (the real Squeak VM).
 
-``need(reason)``: a missing prerequisite (Debian's squeak-vm, the input image) skips
-the test on a developer's machine, naming what is missing, and fails it loudly in CI
-(``CI=true``), where both are installed on purpose. The session fixtures that build
-the image once live in tests/conftest.py and use these helpers.
+A missing prerequisite (Debian's squeak-vm, the input image) skips the test on a
+developer's machine, naming what is missing, and fails it loudly in CI (``CI=true``),
+where both are installed on purpose (:func:`ci_support.need`). The session fixtures
+that build the image once live in tests/conftest.py and use these helpers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
-import pytest
+from ci_support import need
 
 from sqsocket.squeak import paths
 
@@ -25,18 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 SMALLTALK_DIR = REPO / "images" / "squeak"
 # A VM run that has not exited after this many seconds is broken (runs take ~0.2 s).
 VM_TIMEOUT = 30.0
-
-
-def in_ci() -> bool:
-    """Whether this is a CI run (the CI runner sets CI=true)."""
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def need(reason: str) -> NoReturn:
-    """Skip (developer machine) or fail (CI) because ``reason`` is missing."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def require_source_image() -> Path:
@@ -100,10 +86,5 @@ def echo_client(path: Path, payload: bytes, timeout: float = 10.0) -> bytes:
         client.settimeout(timeout)
         client.connect(str(path))
         client.sendall(payload)
-        got = b""
-        while len(got) < len(payload):
-            chunk = client.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        return got
+        with client.makefile("rb") as reply:
+            return reply.read(len(payload))  # fewer bytes only if the server closed first

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from squeak_support import REPO, in_ci
+from ci_support import in_ci
+from squeak_support import REPO
 
 from sqsocket.bench import capacity, client, growth, memory
 from sqsocket.bench.cli import EXAMPLES

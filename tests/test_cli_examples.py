@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from ci_support import need
 from cli_examples import (
     REPO,
     Example,
@@ -40,7 +41,6 @@ from cli_examples import (
     parse_line,
     plan,
 )
-from squeak_support import need
 
 from sqsocket.cli import build_parser
 from sqsocket.squeak import paths
@@ -207,34 +207,32 @@ class Runner:
         else:
             self._serve(example, self.command(how.argv))
 
-    def _finish(self, example: Example, command: list[str]) -> None:
-        proc = subprocess.run(
-            command,
-            cwd=self.directory,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=RUN_TIMEOUT,
-        )
-        assert proc.returncode == 0, _report(
-            example, command, proc.returncode, proc.stdout, proc.stderr
-        )
-
-    def _serve(self, example: Example, command: list[str]) -> None:
-        # closed by _stop or kill_all, which every test reaches (try/finally)
-        errors = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        proc = subprocess.Popen(
+    def _start(self, command: list[str], stderr: int | IO[str]) -> subprocess.Popen[str]:
+        """An example's process: in the private directory, nothing on stdin, text out."""
+        return subprocess.Popen(
             command,
             cwd=self.directory,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=errors,
+            stderr=stderr,
             text=True,
             errors="replace",
         )
+
+    def _finish(self, example: Example, command: list[str]) -> None:
+        with self._start(command, subprocess.PIPE) as proc:
+            try:
+                out, err = proc.communicate(timeout=RUN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # as subprocess.run does; leaving the with waits for it
+                raise
+        assert proc.returncode == 0, _report(example, command, proc.returncode, out, err)
+
+    def _serve(self, example: Example, command: list[str]) -> None:
+        # closed by _stop or kill_all, which every test reaches (try/finally)
+        errors = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        proc = self._start(command, errors)
         self.background.append((example, proc, errors))
         lines = _lines(proc)
         seen = []

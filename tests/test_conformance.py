@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sqsocket.interop import dsl
-from sqsocket.interop.conformance import Report, SideResult, run_conformance
+from sqsocket.interop.conformance import Report, SideResult, VMRun, run_conformance
 from sqsocket.interop.dsl import Call, Scenario
 from sqsocket.interop.record import normalize, raw
 from sqsocket.interop.scenarios import SCENARIOS
@@ -103,13 +103,15 @@ def test_differences_are_found() -> None:
     assert "DIFF" in report.table()
 
 
+@pytest.fixture
+def on_squeak(squeak_vm: Path, squeak_image: Path) -> VMRun:
+    """The conformance VM side: the scenarios on Debian's squeak-vm and the built image."""
+    return lambda fx, scs: run_on_vm(fx, scs, vm=squeak_vm, image=squeak_image)
+
+
 @pytest.mark.squeakvm
-def test_no_differences_under_the_squeak_4_10_profile(squeak_vm: Path, squeak_image: Path) -> None:
-    report = run_conformance(
-        "squeak-4.10",
-        SCENARIOS,
-        lambda fx, scs: run_on_vm(fx, scs, vm=squeak_vm, image=squeak_image),
-    )
+def test_no_differences_under_the_squeak_4_10_profile(on_squeak: VMRun) -> None:
+    report = run_conformance("squeak-4.10", SCENARIOS, on_squeak)
     assert report.vm is not None
     assert not report.vm.error, report.vm.error
     assert len(report.scenarios) >= 30
@@ -121,14 +123,9 @@ def test_no_differences_under_the_squeak_4_10_profile(squeak_vm: Path, squeak_im
 
 
 @pytest.mark.squeakvm
-def test_ten_runs_of_each_side_give_the_same_lines(squeak_vm: Path, squeak_image: Path) -> None:
+def test_ten_runs_of_each_side_give_the_same_lines(on_squeak: VMRun) -> None:
     """Deterministic on both sides: no scenario's output varies over 10 runs."""
-    report = run_conformance(
-        "squeak-4.10",
-        SCENARIOS,
-        lambda fx, scs: run_on_vm(fx, scs, vm=squeak_vm, image=squeak_image),
-        repeat=10,
-    )
+    report = run_conformance("squeak-4.10", SCENARIOS, on_squeak, repeat=10)
     assert len(report.vm_runs) == len(report.emulator_runs) == 10
     assert all(not run.error for run in report.vm_runs), [r.error for r in report.vm_runs]
     assert report.unstable() == {}
@@ -136,13 +133,11 @@ def test_ten_runs_of_each_side_give_the_same_lines(squeak_vm: Path, squeak_image
 
 
 @pytest.mark.squeakvm
-def test_the_strict_profile_differs_from_the_vm(squeak_vm: Path, squeak_image: Path) -> None:
+def test_the_strict_profile_differs_from_the_vm(on_squeak: VMRun) -> None:
     """The quirks are real: without them the emulator no longer matches the VM."""
     names = {"resolve-path-40", "old-resolver-localhost", "options", "resolve-regular-file"}
     chosen = [s for s in SCENARIOS if s.name in names]
-    report = run_conformance(
-        "strict", chosen, lambda fx, scs: run_on_vm(fx, scs, vm=squeak_vm, image=squeak_image)
-    )
+    report = run_conformance("strict", chosen, on_squeak)
     differing = {d.scenario for d in report.differences()}
     assert differing == names
 

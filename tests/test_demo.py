@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from process_support import run_ok
 
 from sqsocket.commands.demo import run_demo
 
@@ -18,15 +18,8 @@ pytestmark = pytest.mark.timeout(90)
 
 def test_demo_command_exits_zero() -> None:
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "sqsocket", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_ok([sys.executable, "-m", "sqsocket", "demo"])
     elapsed = time.monotonic() - started
-    assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "7. Transcript: Hello, from Smalltalk!" in out
     assert "the image echoed 'client 3: hello from Python'" in out

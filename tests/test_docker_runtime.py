@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docker_support import need
+from ci_support import need
 
 from sqsocket.dockerharness import interop
 from sqsocket.dockerharness.base import BASE_IMAGE

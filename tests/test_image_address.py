@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
 import pytest
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image import (
     Image,
-    NetNameResolver,
     NetworkError,
     SocketAddress,
     SocketAddressInformation,
@@ -18,13 +16,6 @@ from sqsocket.image import (
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-def image() -> Iterator[Image]:
-    with Image() as img:
-        NetNameResolver.initialize_network(image=img)
-        yield img
 
 
 def test_for_socket_path_layout() -> None:

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from plugin_support import LOOPBACK
 
 from sqsocket.image import (
     Image,
@@ -19,13 +20,13 @@ from sqsocket.plugin import SocketPlugin
 
 pytestmark = pytest.mark.timeout(30)
 
-LOCALHOST = bytes([127, 0, 0, 1])
 # A single 64-byte label: glibc builds no DNS query for it, so the lookup fails at home.
 UNKNOWN_HOST = "no-such-host-" + "x" * 51
 
 
 @pytest.fixture
 def image() -> Iterator[Image]:
+    """Bare (overrides tests/conftest.py's): these tests initialise the network."""
     with Image() as img:
         yield img
 
@@ -63,7 +64,7 @@ def test_image_close_unregisters_and_shuts_down() -> None:
 
 
 def test_address_for_name(image: Image) -> None:
-    assert NetNameResolver.address_for_name("localhost", 5, image=image) == LOCALHOST
+    assert NetNameResolver.address_for_name("localhost", 5, image=image) == LOOPBACK
     # dotted decimal is answered without a lookup, as addressFromString: does
     assert NetNameResolver.address_for_name("10.1.2.3", 5, image=image) == bytes([10, 1, 2, 3])
 
@@ -80,10 +81,10 @@ def test_address_for_name_failure_is_name_lookup_failure(image: Image) -> None:
 def test_name_for_address_and_local_host(image: Image) -> None:
     # squeak-4.10 passes sizeof(u_long) == 8 to gethostbyaddr: every lookup fails
     # (docs/quirks.md, 2); the strict profile looks the address up properly.
-    assert NetNameResolver.name_for_address(LOCALHOST, 5, image=image) is None
+    assert NetNameResolver.name_for_address(LOOPBACK, 5, image=image) is None
     strict = Image(SocketPlugin(profile="strict"), owns_plugin=True)
     try:
-        assert NetNameResolver.name_for_address(LOCALHOST, 5, image=strict) == "localhost"
+        assert NetNameResolver.name_for_address(LOOPBACK, 5, image=strict) == "localhost"
     finally:
         strict.close()
     local = NetNameResolver.local_host_address(image=image)
@@ -93,8 +94,8 @@ def test_name_for_address_and_local_host(image: Image) -> None:
 
 
 def test_string_address_conversions() -> None:
-    assert NetNameResolver.string_from_address(LOCALHOST) == "127.0.0.1"
-    assert NetNameResolver.address_from_string("127.0.0.1") == LOCALHOST
+    assert NetNameResolver.string_from_address(LOOPBACK) == "127.0.0.1"
+    assert NetNameResolver.address_from_string("127.0.0.1") == LOOPBACK
     for text in ("localhost", "1.2.3", "1.2.3.256", "1.2.3.x", "1..2.3"):
         assert NetNameResolver.address_from_string(text) is None
 

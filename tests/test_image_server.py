@@ -25,6 +25,7 @@ TIMEOUT = 5.0
 
 @pytest.fixture
 def image() -> Iterator[Image]:
+    """Bare (overrides tests/conftest.py's): a server initialises the network itself."""
     with Image() as img:
         yield img
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def image() -> Iterator[Image]:
+    """Bare (overrides tests/conftest.py's): a server initialises the network itself."""
     with Image() as img:
         yield img
 

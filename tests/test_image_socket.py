@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from plugin_support import LOOPBACK
 
 from sqsocket.image import (
     ConnectionClosed,
@@ -27,15 +28,6 @@ from sqsocket.image import (
 from sqsocket.servers import TCPEchoServer, UDPEchoServer, UnixEchoServer
 
 pytestmark = pytest.mark.timeout(60)
-
-LOCALHOST = bytes([127, 0, 0, 1])
-
-
-@pytest.fixture
-def image() -> Iterator[Image]:
-    with Image() as img:
-        NetNameResolver.initialize_network(image=img)
-        yield img
 
 
 @pytest.fixture
@@ -60,6 +52,16 @@ def connected_ipc(image: Image, path: str) -> Socket:
     sock = Socket.new_ipc(image=image)
     sock.connect_to(NetNameResolver.address_for_socket_path(path, image=image), timeout=5)
     return sock
+
+
+@pytest.fixture
+def linked(image: Image, peer: tuple[str, socket.socket]) -> Iterator[tuple[Socket, socket.socket]]:
+    """An image Socket connected to the silent peer, and the peer's end of it."""
+    path, srv = peer
+    with connected_ipc(image, path) as sock:
+        conn, _ = srv.accept()
+        with conn:
+            yield sock, conn
 
 
 # -- creation and destruction ---------------------------------------------------------
@@ -156,7 +158,7 @@ def test_tcp_connect_to_closed_port_is_refused(image: Image) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, not listening: refused
         with Socket.new_tcp(image=image) as sock, pytest.raises(ConnectionRefused, match=str(port)):
-            sock.connect_to(LOCALHOST, port, timeout=5)
+            sock.connect_to(LOOPBACK, port, timeout=5)
 
 
 def test_tcp_connect_that_never_completes_times_out(image: Image) -> None:
@@ -176,7 +178,7 @@ def test_tcp_connect_that_never_completes_times_out(image: Image) -> None:
             with Socket.new_tcp(image=image) as sock:
                 started = time.monotonic()
                 try:
-                    sock.connect_to(LOCALHOST, port, timeout=0.5)
+                    sock.connect_to(LOOPBACK, port, timeout=0.5)
                 except ConnectionTimedOut as exc:
                     assert "no connection in 0.5 seconds" in str(exc)
                     assert time.monotonic() - started >= 0.45
@@ -283,83 +285,63 @@ def test_large_transfer_is_complete(image: Image, echo_path: str) -> None:
     assert bytes(received) == payload
 
 
-def test_receive_times_out_when_nothing_comes(
-    image: Image, peer: tuple[str, socket.socket]
-) -> None:
-    path, srv = peer
-    with connected_ipc(image, path) as sock:
-        conn, _ = srv.accept()
-        with conn:
-            started = time.monotonic()
-            with pytest.raises(ConnectionTimedOut, match="timed out"):
-                sock.receive_data(0.3)
-            assert 0.25 <= time.monotonic() - started < 3
-            with pytest.raises(ConnectionTimedOut):
-                sock.wait_for_data_for(0.1)
-            assert sock.receive_data_timeout(0.1) == b""  # the image's version answers empty
-            assert sock.receive_some_data() == b"" and sock.receive_available_data() == b""
-            conn.sendall(b"late")
-            assert sock.receive_data(5) == b"late"
+def test_receive_times_out_when_nothing_comes(linked: tuple[Socket, socket.socket]) -> None:
+    sock, conn = linked
+    started = time.monotonic()
+    with pytest.raises(ConnectionTimedOut, match="timed out"):
+        sock.receive_data(0.3)
+    assert 0.25 <= time.monotonic() - started < 3
+    with pytest.raises(ConnectionTimedOut):
+        sock.wait_for_data_for(0.1)
+    assert sock.receive_data_timeout(0.1) == b""  # the image's version answers empty
+    assert sock.receive_some_data() == b"" and sock.receive_available_data() == b""
+    conn.sendall(b"late")
+    assert sock.receive_data(5) == b"late"
 
 
-def test_peer_close_is_seen_as_connection_closed(
-    image: Image, peer: tuple[str, socket.socket]
-) -> None:
-    path, srv = peer
-    with connected_ipc(image, path) as sock:
-        conn, _ = srv.accept()
-        conn.sendall(b"last words")
-        conn.close()
-        # data still buffered is delivered before the close is noticed
-        assert sock.receive_data(5) == b"last words"
-        assert sock.receive_data(5) == b""  # receiveData answers empty on close
-        assert sock.is_other_end_closed and sock.status_string == "otherEndClosedButNotThisEnd"
-        with pytest.raises(ConnectionClosed, match="closed while waiting"):
-            sock.wait_for_data_for(1)
-        with pytest.raises(ConnectionClosed):
-            sock.receive_data_signalling_closed(1)
-        with pytest.raises(ConnectionClosed, match="closed while sending"):
-            sock.send_data(b"anyone there?", timeout=1)
+def test_peer_close_is_seen_as_connection_closed(linked: tuple[Socket, socket.socket]) -> None:
+    sock, conn = linked
+    conn.sendall(b"last words")
+    conn.close()
+    # data still buffered is delivered before the close is noticed
+    assert sock.receive_data(5) == b"last words"
+    assert sock.receive_data(5) == b""  # receiveData answers empty on close
+    assert sock.is_other_end_closed and sock.status_string == "otherEndClosedButNotThisEnd"
+    with pytest.raises(ConnectionClosed, match="closed while waiting"):
+        sock.wait_for_data_for(1)
+    with pytest.raises(ConnectionClosed):
+        sock.receive_data_signalling_closed(1)
+    with pytest.raises(ConnectionClosed, match="closed while sending"):
+        sock.send_data(b"anyone there?", timeout=1)
 
 
-def test_send_times_out_when_the_peer_does_not_read(
-    image: Image, peer: tuple[str, socket.socket]
-) -> None:
-    path, srv = peer
-    with connected_ipc(image, path) as sock:
-        conn, _ = srv.accept()
-        with conn:
-            with pytest.raises(ConnectionTimedOut, match="send data timeout"):
-                sock.send_data(bytes(16 << 20), timeout=0.3)  # far more than the buffers hold
-            assert sock.is_connected
+def test_send_times_out_when_the_peer_does_not_read(linked: tuple[Socket, socket.socket]) -> None:
+    sock, _conn = linked
+    with pytest.raises(ConnectionTimedOut, match="send data timeout"):
+        sock.send_data(bytes(16 << 20), timeout=0.3)  # far more than the buffers hold
+    assert sock.is_connected
 
 
 def test_receive_available_data_reads_all_that_is_there(
-    image: Image, peer: tuple[str, socket.socket]
+    linked: tuple[Socket, socket.socket],
 ) -> None:
-    path, srv = peer
-    with connected_ipc(image, path) as sock:
-        conn, _ = srv.accept()
-        with conn:
-            conn.sendall(b"a" * 3000)
-            sock.wait_for_data_for(5)
-            time.sleep(0.05)
-            got = sock.receive_available_data(size=5000)
-            assert got == b"a" * 3000
+    sock, conn = linked
+    conn.sendall(b"a" * 3000)
+    sock.wait_for_data_for(5)
+    time.sleep(0.05)
+    got = sock.receive_available_data(size=5000)
+    assert got == b"a" * 3000
 
 
 def test_close_and_destroy_lets_the_peer_see_end_of_stream(
-    image: Image, peer: tuple[str, socket.socket]
+    image: Image, linked: tuple[Socket, socket.socket]
 ) -> None:
-    path, srv = peer
-    sock = connected_ipc(image, path)
-    conn, _ = srv.accept()
-    with conn:
-        conn.settimeout(5)
-        before = len(image.vm.external_objects)
-        sock.close_and_destroy(2)
-        assert conn.recv(10) == b""
-        assert len(image.vm.external_objects) == before - 3
+    sock, conn = linked
+    conn.settimeout(5)
+    before = len(image.vm.external_objects)
+    sock.close_and_destroy(2)
+    assert conn.recv(10) == b""
+    assert len(image.vm.external_objects) == before - 3
 
 
 # -- listening and accepting ---------------------------------------------------------------
@@ -428,7 +410,7 @@ def test_tcp_listen_on_port_and_accept(image: Image) -> None:
             with conn:
                 assert conn.remote_port == client.getsockname()[1]
                 assert conn.local_port == port
-                assert conn.remote_host_address() == LOCALHOST
+                assert conn.remote_host_address() == LOOPBACK
                 remote = conn.remote_socket_address()
                 assert remote is not None and remote.port == client.getsockname()[1]
                 client.sendall(b"tcp")
@@ -471,11 +453,11 @@ def test_udp_round_trip(image: Image) -> None:
         assert srv.port is not None
         sock.set_port(0)
         assert sock.local_port > 0
-        assert sock.send_udp_data_to_host_port(b"datagram", LOCALHOST, srv.port) == 8
+        assert sock.send_udp_data_to_host_port(b"datagram", LOOPBACK, srv.port) == 8
         sock.wait_for_data_for(5)
         buf = bytearray(100)
         count, host, port, more = sock.receive_udp_data_into(buf)
-        assert (bytes(buf[:count]), host, port, more) == (b"datagram", LOCALHOST, srv.port, False)
+        assert (bytes(buf[:count]), host, port, more) == (b"datagram", LOOPBACK, srv.port, False)
 
 
 # -- errors are network errors ---------------------------------------------------------------

@@ -6,11 +6,11 @@ machine without them (saying what is missing) and fail in CI, where both are the
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from process_support import run_ok
 
 from sqsocket.interop import matrix
 
@@ -48,13 +48,7 @@ def test_a_failing_row_is_reported_not_raised() -> None:
 
 @pytest.mark.squeakvm
 def test_interop_command_prints_the_table(vm_image: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "sqsocket", "interop", "--timeout", "20"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_ok([sys.executable, "-m", "sqsocket", "interop", "--timeout", "20"], timeout=180)
     for pair, _fn in matrix.EMULATOR_ROWS + matrix.VM_ROWS:
         assert pair in proc.stdout
     assert "8 ok, 0 failed" in proc.stdout

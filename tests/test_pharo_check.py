@@ -8,12 +8,12 @@ grammar, a chunk reader after Pharo 13's, and a small name check) is what a brok
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from docker_support import PHARO_DIR, PHARO_LOAD_ORDER, PHARO_SCRIPTS, REPO
+from process_support import run_ok
 
 from sqsocket.pharo import chunks, grammar
 from sqsocket.pharo.check import Checker, check_pharo_files, check_pharo_source, main
@@ -357,13 +357,5 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_the_readme_command_runs_clean() -> None:
     # images/pharo/README.md: python -m sqsocket.pharo images/pharo/*.st
     files = [str(path.relative_to(REPO)) for path in ALL_SOURCES]
-    proc = subprocess.run(
-        [sys.executable, "-m", "sqsocket.pharo", *files],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_ok([sys.executable, "-m", "sqsocket.pharo", *files], cwd=REPO)
     assert proc.stdout.strip() == f"{len(files)} file(s), 0 problem(s)"

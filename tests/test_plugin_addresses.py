@@ -7,19 +7,10 @@ import socket
 import struct
 
 import pytest
-from plugin_support import (
-    INET4,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    Harness,
-    fails,
-    has_ipv6_loopback,
-    path_in,
-)
+from plugin_support import LOOPBACK, Harness, fails, has_ipv6_loopback, path_in
 
 from sqsocket.platform import layouts
+from sqsocket.platform.constants import AddressFamily, NetDomain, SocketType
 from sqsocket.platform.layouts import (
     ADDRESS_HEADER_SIZE,
     SOCKADDR_IN6_SIZE,
@@ -54,7 +45,7 @@ def test_a_unix_path_address_is_118_bytes_and_round_trips(harness: Harness, sock
     path = path_in(sockdir, "listening.sock")
     harness.unix_listener(path)
     # the resolver's LOCAL family answers a path that is a socket with a whole sockaddr_un
-    harness.p.primitiveResolverGetAddressInfo("", path, 0, LOCAL, 0, 0)
+    harness.p.primitiveResolverGetAddressInfo("", path, 0, AddressFamily.LOCAL, 0, 0)
     size = harness.p.primitiveResolverGetAddressInfoSize()
     assert size == 118 == ADDRESS_HEADER_SIZE + SOCKADDR_UN_SIZE
     address = bytearray(size)
@@ -80,7 +71,7 @@ def test_a_unix_path_address_is_118_bytes_and_round_trips(harness: Harness, sock
     assert harness.unix_address(path) == address
 
     # and the plugin takes it back: connect to it
-    client = harness.create(LOCAL, TCP)
+    client = harness.create(NetDomain.LOCAL, SocketType.TCP)
     harness.p.primitiveSocketConnectTo(client.handle, address)
     assert harness.status(client) == 2
     # a Unix address has no port
@@ -99,7 +90,7 @@ def test_local_address_of_a_unix_socket_is_as_long_as_its_path(
     assert parse_address_header(local) == (harness.session, size - 8)
     assert sockaddr_to_python(bytes(local[8:])) == (socket.AF_UNIX, path.encode())
     # bindTo: takes that shorter form as well
-    other = harness.create(LOCAL, TCP)
+    other = harness.create(NetDomain.LOCAL, SocketType.TCP)
     harness.p.primitiveSocketConnectTo(other.handle, local)
     assert harness.status(other) == 2
 
@@ -251,7 +242,7 @@ def test_address_results_need_the_exact_size_and_a_mutable_buffer(harness: Harne
 
 
 def test_addresses_of_unconnected_and_closed_sockets(harness: Harness) -> None:
-    fresh = harness.create(INET4, TCP)
+    fresh = harness.create(NetDomain.INET4, SocketType.TCP)
     # an unbound INET socket still has a local name (0.0.0.0:0); it has no peer
     assert harness.p.primitiveSocketLocalAddressSize(fresh.handle) == 24
     assert harness.p.primitiveSocketLocalAddress(fresh.handle) == b"\0\0\0\0"
@@ -282,7 +273,7 @@ def test_old_api_addresses_of_a_unix_socket_are_zero(harness: Harness, sockdir: 
 
 
 def test_udp_local_address_after_bind(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     harness.p.primitiveSocketBindToPort(udp.handle, LOOPBACK, 0)
     port = harness.p.primitiveSocketLocalPort(udp.handle)
     local = harness.local_address(udp)

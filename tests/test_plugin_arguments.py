@@ -13,20 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from plugin_support import (
-    INET4,
-    LOOPBACK,
-    TCP,
-    UDP,
-    WAIT,
-    Harness,
-    Sock,
-    can_create_raw_icmp,
-    fails,
-    short_tmpdir,
-)
+from plugin_support import LOOPBACK, WAIT, Harness, Sock, can_create_raw_icmp, fails, short_tmpdir
 
 from sqsocket.errors import PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import SocketHandle
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES, SocketPlugin
 from sqsocket.plugin.arguments import SMALLINT_MAX, SMALLINT_MIN
@@ -42,10 +32,10 @@ class World:
     h: Harness
 
     def tcp(self) -> Sock:
-        return self.h.create(INET4, TCP)
+        return self.h.create(NetDomain.INET4, SocketType.TCP)
 
     def udp(self) -> tuple[Sock, int]:
-        s = self.h.create(INET4, UDP)
+        s = self.h.create(NetDomain.INET4, SocketType.UDP)
         self.h.p.primitiveSocketBindToPort(s.handle, LOOPBACK, 0)
         return s, self.h.p.primitiveSocketLocalPort(s.handle)
 
@@ -56,7 +46,7 @@ class World:
     def parked(self) -> Sock:
         """A backlog > 1 listener holding an accepted connection."""
         listener, port = self.h.tcp_listener(backlog=5)
-        client = self.h.create(INET4, TCP)
+        client = self.h.create(NetDomain.INET4, SocketType.TCP)
         self.h.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
         assert listener.conn.wait(WAIT)
         return listener
@@ -84,7 +74,7 @@ def _udp_send(w: World) -> tuple[object, ...]:
 def _raw(w: World) -> tuple[object, ...]:
     if not can_create_raw_icmp():
         pytest.skip("raw ICMP sockets need CAP_NET_RAW, which this process lacks")
-    return (INET4, 1, 0, 0, 0, 0, 0)
+    return (NetDomain.INET4, 1, 0, 0, 0, 0, 0)
 
 
 def _name_info_ready(w: World) -> None:
@@ -140,8 +130,8 @@ BASELINES: dict[str, Baseline] = {
     "primitiveSocketConnectionStatus": lambda w: (w.tcp().handle,),
     "primitiveSocketConnectTo": lambda w: (w.udp()[0].handle, w.h.inet_address(9)),
     "primitiveSocketConnectToPort": lambda w: (w.udp()[0].handle, LOOPBACK, 9),
-    "primitiveSocketCreate": lambda w: (INET4, TCP, 0, 0, 0),
-    "primitiveSocketCreate3Semaphores": lambda w: (INET4, UDP, 0, 0, 0, 0, 0),
+    "primitiveSocketCreate": lambda w: (NetDomain.INET4, SocketType.TCP, 0, 0, 0),
+    "primitiveSocketCreate3Semaphores": lambda w: (NetDomain.INET4, SocketType.UDP, 0, 0, 0, 0, 0),
     "primitiveSocketCreateRAW": _raw,
     "primitiveSocketDestroy": lambda w: (w.tcp().handle,),
     "primitiveSocketError": lambda w: (w.tcp().handle,),
@@ -234,7 +224,7 @@ def test_small_integer_arguments_reject_everything_else(
 
 def test_the_small_integer_range_is_31_bits(harness: Harness) -> None:
     assert (SMALLINT_MIN, SMALLINT_MAX) == (-(1 << 30), (1 << 30) - 1)
-    s = harness.create(INET4, TCP)
+    s = harness.create(NetDomain.INET4, SocketType.TCP)
     # the extremes are SmallIntegers: the primitive runs (and the socket refuses them)
     for port in (SMALLINT_MAX, SMALLINT_MIN):
         harness.p.primitiveSocketListenOnPortBacklog(s.handle, port, 1)
@@ -250,11 +240,13 @@ HANDLE_PRIMITIVES = [
 
 
 def bad_handles(h: Harness) -> list[object]:
-    destroyed = h.create(INET4, TCP)
+    destroyed = h.create(NetDomain.INET4, SocketType.TCP)
     h.p.primitiveSocketDestroy(destroyed.handle)
-    live = h.create(INET4, TCP)
+    live = h.create(NetDomain.INET4, SocketType.TCP)
     never_made = bytearray(
-        SocketHandle(h.session, TCP, SocketHandle.parse(live.handle).private_ptr + 0x40).build()
+        SocketHandle(
+            h.session, SocketType.TCP, SocketHandle.parse(live.handle).private_ptr + 0x40
+        ).build()
     )
     other_session = bytearray(live.handle)
     other_session[:4] = (h.session ^ 0x1234).to_bytes(4, "little", signed=True)
@@ -281,7 +273,7 @@ def test_socket_handles_must_be_live_16_byte_handles_of_this_session(
 
 
 def test_a_handle_from_a_shut_down_session_fails_after_reinitialisation(harness: Harness) -> None:
-    old = harness.create(INET4, TCP)
+    old = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.shutdownModule()
     _sema, index = harness.semaphore("new resolver")
     harness.p.primitiveInitializeNetwork(index)

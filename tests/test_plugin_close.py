@@ -7,18 +7,9 @@ import socket
 import time
 
 import pytest
-from plugin_support import (
-    INET4,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    WAIT,
-    Harness,
-    Sock,
-    fails,
-    open_fds,
-)
+from plugin_support import LOOPBACK, WAIT, Harness, Sock, fails, open_fds
+
+from sqsocket.platform.constants import NetDomain, SocketType
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
@@ -26,7 +17,7 @@ pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 def python_peer(h: Harness) -> tuple[Sock, socket.socket]:
     """An emulated client connected to a plain Python socket on 127.0.0.1."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = h.create(INET4, TCP, "client")
+        client = h.create(NetDomain.INET4, SocketType.TCP, "client")
         h.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, listener.getsockname()[1])
         peer, _ = listener.accept()
     assert client.conn.wait(WAIT) and h.status(client) == 2
@@ -84,7 +75,7 @@ def test_close_is_idempotent_and_leaves_the_handle_usable(harness: Harness) -> N
 
 
 def test_close_a_socket_never_connected_and_a_listener(harness: Harness) -> None:
-    fresh = harness.create(INET4, TCP)
+    fresh = harness.create(NetDomain.INET4, SocketType.TCP)
     listener, port = harness.tcp_listener()
     harness.p.primitiveSocketCloseConnection(fresh.handle)
     harness.p.primitiveSocketCloseConnection(listener.handle)
@@ -140,7 +131,7 @@ def test_close_a_unix_stream(harness: Harness, sockdir: str) -> None:
 
 
 def test_close_udp(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     harness.p.primitiveSocketCloseConnection(udp.handle)
     assert harness.status(udp) == 0
     assert harness.p.primitiveSocketReceiveDataAvailable(udp.handle) is False
@@ -160,7 +151,7 @@ def test_destroy_nulls_the_handle_and_every_primitive_then_fails(harness: Harnes
 
 def test_a_copy_of_a_destroyed_handle_fails_too(harness: Harness) -> None:
     """The image may hold the handle twice; the copy keeps its pointer but reaches nothing."""
-    s = harness.create(INET4, TCP)
+    s = harness.create(NetDomain.INET4, SocketType.TCP)
     copy = bytes(s.handle)
     harness.p.primitiveSocketDestroy(s.handle)
     assert copy[8:] != bytes(8)
@@ -169,14 +160,14 @@ def test_a_copy_of_a_destroyed_handle_fails_too(harness: Harness) -> None:
 
 
 def test_destroy_an_immutable_handle_frees_the_socket(harness: Harness) -> None:
-    s = harness.create(INET4, UDP)
+    s = harness.create(NetDomain.INET4, SocketType.UDP)
     frozen = bytes(s.handle)
     harness.p.primitiveSocketDestroy(frozen)
     fails(harness.p.primitiveSocketConnectionStatus, s.handle)
 
 
 def test_destroy_after_close_and_destroy_twice(harness: Harness) -> None:
-    s = harness.create(INET4, TCP)
+    s = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketCloseConnection(s.handle)
     harness.p.primitiveSocketDestroy(s.handle)
     fails(harness.p.primitiveSocketDestroy, s.handle)
@@ -208,7 +199,7 @@ def test_unix_path_survives_destroy_and_can_be_unlinked(harness: Harness, sockdi
     listener = harness.unix_listener(path)
     harness.p.primitiveSocketDestroy(listener.handle)
     assert os.path.exists(path)
-    again = harness.create(LOCAL, TCP)
+    again = harness.create(NetDomain.LOCAL, SocketType.TCP)
     fails(harness.p.primitiveSocketBindTo, again.handle, harness.unix_address(path))
     os.unlink(path)
     harness.p.primitiveSocketBindTo(again.handle, harness.unix_address(path))

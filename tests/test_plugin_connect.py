@@ -7,19 +7,9 @@ import os
 import socket
 
 import pytest
-from plugin_support import (
-    INET4,
-    INET6,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    WAIT,
-    Harness,
-    fails,
-    has_ipv6_loopback,
-)
+from plugin_support import LOOPBACK, WAIT, Harness, fails, has_ipv6_loopback
 
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import SocketHandle
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
@@ -47,14 +37,14 @@ def test_connect_to_port_and_accept_with_a_backlog(harness: Harness) -> None:
         listener.handle
     )
     assert harness.p.primitiveSocketRemoteAddress(server.handle) == LOOPBACK
-    assert SocketHandle.parse(server.handle).socket_type == TCP
+    assert SocketHandle.parse(server.handle).socket_type == SocketType.TCP
 
 
 def test_listener_accepts_again_after_each_accept(harness: Harness) -> None:
     listener, port = harness.tcp_listener(backlog=3)
     servers = []
     for n in range(3):
-        client = harness.create(INET4, TCP, f"client{n}")
+        client = harness.create(NetDomain.INET4, SocketType.TCP, f"client{n}")
         harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
         server = harness.take(listener)
         servers.append(server)
@@ -65,7 +55,7 @@ def test_listener_accepts_again_after_each_accept(harness: Harness) -> None:
 
 def test_accept_uses_one_semaphore_for_all_three(harness: Harness) -> None:
     listener, port = harness.tcp_listener()
-    client = harness.create(INET4, TCP)
+    client = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
     assert listener.conn.wait(WAIT)
     sema, index = harness.semaphore("accepted")
@@ -78,17 +68,17 @@ def test_accept_uses_one_semaphore_for_all_three(harness: Harness) -> None:
 def test_listen_on_port_backlog_one_turns_the_listener_into_the_connection(
     harness: Harness,
 ) -> None:
-    listener = harness.create(INET4, TCP, "listener")
+    listener = harness.create(NetDomain.INET4, SocketType.TCP, "listener")
     harness.p.primitiveSocketListenOnPort(listener.handle, 0)
     port = harness.p.primitiveSocketLocalPort(listener.handle)
     assert harness.status(listener) == 1
-    client = harness.create(INET4, TCP, "client")
+    client = harness.create(NetDomain.INET4, SocketType.TCP, "client")
     harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
     assert listener.conn.wait(WAIT)
     assert harness.status(listener) == 2
     exchange(harness, client, listener)
     # there is no listener left: a second connection is refused
-    late = harness.create(INET4, TCP, "late")
+    late = harness.create(NetDomain.INET4, SocketType.TCP, "late")
     harness.p.primitiveSocketConnectToPort(late.handle, LOOPBACK, port)
     assert late.conn.wait(WAIT)
     assert harness.status(late) == 0
@@ -96,14 +86,15 @@ def test_listen_on_port_backlog_one_turns_the_listener_into_the_connection(
 
 
 def test_listen_on_port_binds_every_interface(harness: Harness) -> None:
-    listener = harness.create(INET4, TCP)
+    listener = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketListenOnPortBacklog(listener.handle, 0, 4)
     assert harness.p.primitiveSocketLocalAddress(listener.handle) == b"\0\0\0\0"
     assert harness.p.primitiveSocketLocalPort(listener.handle) > 0
 
 
 def test_listen_with_or_without_backlog(harness: Harness) -> None:
-    two, three = harness.create(INET4, TCP), harness.create(INET4, TCP)
+    two = harness.create(NetDomain.INET4, SocketType.TCP)
+    three = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketListenWithOrWithoutBacklog(two.handle, 0)
     harness.p.primitiveSocketListenWithOrWithoutBacklog(three.handle, 0, 5)
     assert (harness.pss(two).multi_listen, harness.pss(three).multi_listen) == (False, True)
@@ -113,7 +104,7 @@ def test_listen_with_or_without_backlog(harness: Harness) -> None:
 
 
 def test_bind_to_port_then_listen_with_backlog(harness: Harness) -> None:
-    listener = harness.create(INET4, TCP)
+    listener = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketBindToPort(listener.handle, LOOPBACK, 0)
     assert harness.status(listener) == 0
     harness.p.primitiveSocketListenWithBacklog(listener.handle, 2)
@@ -129,7 +120,7 @@ def test_connect_refused_keeps_the_errno_and_signals(harness: Harness) -> None:
     closed = socket.socket()
     with closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connect() gets RST
-        client = harness.create(INET4, TCP)
+        client = harness.create(NetDomain.INET4, SocketType.TCP)
         harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, closed.getsockname()[1])
         assert client.conn.wait(WAIT)
     assert harness.status(client) == 0
@@ -152,7 +143,7 @@ def test_connecting_a_connected_socket_again(harness: Harness) -> None:
 
 
 def test_connect_to_port_arguments(harness: Harness) -> None:
-    client = harness.create(INET4, TCP)
+    client = harness.create(NetDomain.INET4, SocketType.TCP)
     for bad in (b"\x7f\0\0", b"\x7f\0\0\1\0", "127.0.0.1", 2130706433, None):
         fails(harness.p.primitiveSocketConnectToPort, client.handle, bad, 80)
     fails(harness.p.primitiveSocketConnectToPort, client.handle, LOOPBACK, "80")
@@ -162,13 +153,13 @@ def test_connect_to_port_arguments(harness: Harness) -> None:
 def test_bind_to_port_in_use_fails_with_eaddrinuse(harness: Harness) -> None:
     holder = socket.create_server(("127.0.0.1", 0))
     with holder:
-        s = harness.create(INET4, TCP)
+        s = harness.create(NetDomain.INET4, SocketType.TCP)
         fails(harness.p.primitiveSocketBindToPort, s.handle, LOOPBACK, holder.getsockname()[1])
         assert harness.p.primitiveSocketError(s.handle) == errno.EADDRINUSE
 
 
 def test_listen_on_an_interface(harness: Harness) -> None:
-    listener = harness.create(INET4, TCP)
+    listener = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketListenOnPortBacklogInterface(listener.handle, 0, 1, LOOPBACK)
     assert harness.p.primitiveSocketLocalAddress(listener.handle) == LOOPBACK
     fails(harness.p.primitiveSocketListenOnPortBacklogInterface, listener.handle, 0, 1, b"\x7f\0")
@@ -178,11 +169,11 @@ def test_listen_on_an_interface(harness: Harness) -> None:
 
 
 def test_accept_on_a_socket_that_is_not_multi_listening_fails(harness: Harness) -> None:
-    single = harness.create(INET4, TCP)
+    single = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketListenOnPortBacklogInterface(single.handle, 0, 1, LOOPBACK)
     fails(harness.p.primitiveSocketAccept, single.handle, 0, 0, 0)
     fails(harness.p.primitiveSocketAccept3Semaphores, single.handle, 0, 0, 0, 0, 0)
-    never_listened = harness.create(INET4, TCP)
+    never_listened = harness.create(NetDomain.INET4, SocketType.TCP)
     fails(harness.p.primitiveSocketAccept, never_listened.handle, 0, 0, 0)
 
 
@@ -208,7 +199,7 @@ def test_accept_from_an_invalid_server_handle_fails(harness: Harness) -> None:
 
 
 def test_udp_listen_with_backlog_over_one_fails(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     fails(harness.p.primitiveSocketListenOnPortBacklog, udp.handle, 0, 2)
     fails(harness.p.primitiveSocketListenOnPortBacklogInterface, udp.handle, 0, 5, LOOPBACK)
     fails(harness.p.primitiveSocketListenWithBacklog, udp.handle, 2)
@@ -217,7 +208,7 @@ def test_udp_listen_with_backlog_over_one_fails(harness: Harness) -> None:
 
 
 def test_udp_listen_on_port_only_binds(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     harness.p.primitiveSocketListenOnPortBacklogInterface(udp.handle, 0, 1, LOOPBACK)
     assert harness.p.primitiveSocketLocalPort(udp.handle) > 0
     assert harness.status(udp) == 2, "still Connected: UDP never waits for connections"
@@ -226,7 +217,7 @@ def test_udp_listen_on_port_only_binds(harness: Harness) -> None:
 
 
 def test_udp_connect_to_sets_the_default_peer(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     assert harness.p.primitiveSocketRemoteAddress(udp.handle) == b"\0\0\0\0"
     assert harness.p.primitiveSocketRemotePort(udp.handle) == 0
     harness.p.primitiveSocketConnectToPort(udp.handle, LOOPBACK, 9)
@@ -249,14 +240,14 @@ def test_unix_stream_bind_listen_connect_accept(harness: Harness, sockdir: str) 
 def test_unix_listen_backlog_one_replaces_in_place(harness: Harness, sockdir: str) -> None:
     path = os.path.join(sockdir, "one.sock")
     listener = harness.unix_listener(path, backlog=1)
-    client = harness.create(LOCAL, TCP)
+    client = harness.create(NetDomain.LOCAL, SocketType.TCP)
     harness.p.primitiveSocketConnectTo(client.handle, harness.unix_address(path))
     assert listener.conn.wait(WAIT) and harness.status(listener) == 2
     exchange(harness, client, listener)
 
 
 def test_unix_connect_to_a_missing_path_keeps_enoent(harness: Harness, sockdir: str) -> None:
-    client = harness.create(LOCAL, TCP)
+    client = harness.create(NetDomain.LOCAL, SocketType.TCP)
     harness.p.primitiveSocketConnectTo(client.handle, harness.unix_address(sockdir + "/none"))
     assert harness.status(client) == 0
     assert harness.p.primitiveSocketError(client.handle) == errno.ENOENT
@@ -266,7 +257,7 @@ def test_unix_connect_to_a_missing_path_keeps_enoent(harness: Harness, sockdir: 
 def test_unix_bind_to_a_path_in_use_fails(harness: Harness, sockdir: str) -> None:
     path = os.path.join(sockdir, "taken.sock")
     harness.unix_listener(path)
-    other = harness.create(LOCAL, TCP)
+    other = harness.create(NetDomain.LOCAL, SocketType.TCP)
     fails(harness.p.primitiveSocketBindTo, other.handle, harness.unix_address(path))
     assert harness.p.primitiveSocketError(other.handle) == errno.EADDRINUSE
 
@@ -285,7 +276,7 @@ def test_python_peer_connects_to_an_emulated_unix_listener(harness: Harness, soc
 
 
 def test_connect_to_and_bind_to_reject_bad_addresses(harness: Harness, sockdir: str) -> None:
-    s = harness.create(LOCAL, TCP)
+    s = harness.create(NetDomain.LOCAL, SocketType.TCP)
     good = harness.unix_address(sockdir + "/x")
     wrong_session = bytearray(good)
     wrong_session[0] ^= 0xFF
@@ -303,7 +294,7 @@ def test_connect_to_and_bind_to_reject_bad_addresses(harness: Harness, sockdir: 
 def test_ipv6_bind_listen_connect_accept(harness: Harness) -> None:
     if not has_ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback (::1)")
-    listener = harness.create(INET6, TCP, "listener")
+    listener = harness.create(NetDomain.INET6, SocketType.TCP, "listener")
     harness.p.primitiveSocketBindTo(listener.handle, harness.inet6_address(0))
     harness.p.primitiveSocketListenWithBacklog(listener.handle, 4)
     local = harness.local_address(listener)
@@ -313,7 +304,7 @@ def test_ipv6_bind_listen_connect_accept(harness: Harness) -> None:
     # the old IPv4-only primitives know nothing of it
     assert harness.p.primitiveSocketLocalPort(listener.handle) == 0
     assert harness.p.primitiveSocketLocalAddress(listener.handle) == b"\0\0\0\0"
-    client = harness.create(INET6, TCP, "client")
+    client = harness.create(NetDomain.INET6, SocketType.TCP, "client")
     harness.p.primitiveSocketConnectTo(client.handle, harness.inet6_address(port))
     server = harness.take(listener)
     assert harness.wait_status(client, 2)

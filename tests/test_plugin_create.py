@@ -6,20 +6,9 @@ import errno
 import socket
 
 import pytest
-from plugin_support import (
-    INET4,
-    INET6,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    Harness,
-    can_create_raw_icmp,
-    fails,
-    has_ipv6_loopback,
-)
+from plugin_support import LOOPBACK, Harness, can_create_raw_icmp, fails, has_ipv6_loopback
 
-from sqsocket.platform.constants import REUSE_EXISTING_SOCKET
+from sqsocket.platform.constants import REUSE_EXISTING_SOCKET, NetDomain, SocketType
 from sqsocket.platform.layouts import SOCKET_HANDLE_SIZE, SocketHandle
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
@@ -55,13 +44,14 @@ def test_create_makes_the_right_socket_and_state(
 
 
 def test_create_3_semaphores_keeps_them_apart(harness: Harness) -> None:
-    s = harness.create(INET4, TCP)
+    s = harness.create(NetDomain.INET4, SocketType.TCP)
     pss = harness.pss(s)
     assert len({pss.conn_sema, pss.read_sema, pss.write_sema}) == 3
 
 
 def test_udp_is_non_blocking_from_birth_tcp_only_once_used(harness: Harness) -> None:
-    udp, tcp = harness.create(INET4, UDP), harness.create(INET4, TCP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
+    tcp = harness.create(NetDomain.INET4, SocketType.TCP)
     udp_sock, tcp_sock = harness.pss(udp).sock, harness.pss(tcp).sock
     assert udp_sock is not None and tcp_sock is not None
     assert udp_sock.getblocking() is False, "aioEnable at creation"
@@ -69,24 +59,27 @@ def test_udp_is_non_blocking_from_birth_tcp_only_once_used(harness: Harness) -> 
 
 
 @pytest.mark.parametrize(
-    "socket_type", [2, 3, 4, -1, REUSE_EXISTING_SOCKET + UDP, REUSE_EXISTING_SOCKET + TCP]
+    "socket_type",
+    [2, 3, 4, -1, REUSE_EXISTING_SOCKET + SocketType.UDP, REUSE_EXISTING_SOCKET + SocketType.TCP],
 )
 def test_create_fails_for_other_socket_types(harness: Harness, socket_type: int) -> None:
-    fails(harness.p.primitiveSocketCreate, INET4, socket_type, 0, 0, 0)
+    fails(harness.p.primitiveSocketCreate, NetDomain.INET4, socket_type, 0, 0, 0)
 
 
 @pytest.mark.parametrize("net_type", [4, 99, -1])
 def test_create_fails_when_socket_refuses_the_domain(harness: Harness, net_type: int) -> None:
-    fails(harness.p.primitiveSocketCreate3Semaphores, net_type, TCP, 0, 0, 0, 0, 0)
+    fails(harness.p.primitiveSocketCreate3Semaphores, net_type, SocketType.TCP, 0, 0, 0, 0, 0)
 
 
 def test_create_fails_before_the_network_is_initialised() -> None:
     from sqsocket.plugin import SocketPlugin
 
     with SocketPlugin() as plugin:
-        fails(plugin.primitiveSocketCreate, INET4, TCP, 0, 0, 0)
-        fails(plugin.primitiveSocketCreate3Semaphores, INET4, UDP, 0, 0, 0, 0, 0)
-        fails(plugin.primitiveSocketCreateRAW, INET4, 1, 0, 0, 0, 0, 0)
+        fails(plugin.primitiveSocketCreate, NetDomain.INET4, SocketType.TCP, 0, 0, 0)
+        fails(
+            plugin.primitiveSocketCreate3Semaphores, NetDomain.INET4, SocketType.UDP, 0, 0, 0, 0, 0
+        )
+        fails(plugin.primitiveSocketCreateRAW, NetDomain.INET4, 1, 0, 0, 0, 0, 0)
 
 
 @pytest.mark.profile("opensmalltalk")  # the 2012 plugin (squeak-4.10) has no raw sockets
@@ -105,12 +98,12 @@ def test_create_raw_icmp(harness: Harness) -> None:
 @pytest.mark.parametrize("protocol", [0, 2, 6, 17, -1])
 @pytest.mark.profile("opensmalltalk")
 def test_create_raw_knows_only_icmp(harness: Harness, protocol: int) -> None:
-    fails(harness.p.primitiveSocketCreateRAW, INET4, protocol, 0, 0, 0, 0, 0)
+    fails(harness.p.primitiveSocketCreateRAW, NetDomain.INET4, protocol, 0, 0, 0, 0, 0)
 
 
 def test_status_answers_each_state(harness: Harness) -> None:
     client, server, listener = harness.tcp_pair()
-    fresh = harness.create(INET4, TCP)
+    fresh = harness.create(NetDomain.INET4, SocketType.TCP)
     assert [harness.status(s) for s in (fresh, listener, client, server)] == [0, 1, 2, 2]
     harness.p.primitiveSocketCloseConnection(server.handle)
     assert harness.p.primitiveSocketReceiveDataBufCount(client.handle, bytearray(4), 1, 4) == 0
@@ -119,7 +112,7 @@ def test_status_answers_each_state(harness: Harness) -> None:
 
 
 def test_socket_error_keeps_the_last_errno(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     harness.p.primitiveSocketBindToPort(udp.handle, LOOPBACK, 0)
     fails(harness.p.primitiveSocketBindToPort, udp.handle, LOOPBACK, 0)
     assert harness.p.primitiveSocketError(udp.handle) == errno.EINVAL
@@ -128,14 +121,16 @@ def test_socket_error_keeps_the_last_errno(harness: Harness) -> None:
 def test_disable_socket_access(harness: Harness) -> None:
     """The Unix SecurityPlugin: create, connectTo:port: and listenOn: all ask allowSocketAccess."""
     listener, port = harness.tcp_listener()
-    tcp = harness.create(INET4, TCP)
-    udp = harness.create(INET4, UDP)
+    tcp = harness.create(NetDomain.INET4, SocketType.TCP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     assert harness.p.primitiveHasSocketAccess() is True
     assert harness.p.primitiveDisableSocketAccess() is None
     assert harness.p.primitiveHasSocketAccess() is False
-    fails(harness.p.primitiveSocketCreate, INET4, TCP, 0, 0, 0)
-    fails(harness.p.primitiveSocketCreate3Semaphores, INET4, UDP, 0, 0, 0, 0, 0)
-    fails(harness.p.primitiveSocketCreateRAW, INET4, 1, 0, 0, 0, 0, 0)
+    fails(harness.p.primitiveSocketCreate, NetDomain.INET4, SocketType.TCP, 0, 0, 0)
+    fails(
+        harness.p.primitiveSocketCreate3Semaphores, NetDomain.INET4, SocketType.UDP, 0, 0, 0, 0, 0
+    )
+    fails(harness.p.primitiveSocketCreateRAW, NetDomain.INET4, 1, 0, 0, 0, 0, 0)
     fails(harness.p.primitiveSocketConnectToPort, tcp.handle, LOOPBACK, port)
     fails(harness.p.primitiveSocketListenOnPort, udp.handle, 0)
     fails(harness.p.primitiveSocketListenOnPortBacklog, tcp.handle, 0, 5)
@@ -154,12 +149,12 @@ def test_disable_socket_access(harness: Harness) -> None:
 def test_ipv6_socket_when_the_machine_has_ipv6_loopback(harness: Harness) -> None:
     if not has_ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback (::1)")
-    s = harness.create(INET6, TCP)
+    s = harness.create(NetDomain.INET6, SocketType.TCP)
     assert harness.pss(s).sock is not None
     assert harness.pss(s).sock.family == socket.AF_INET6  # type: ignore[union-attr]
 
 
 def test_local_net_type_is_af_unix(harness: Harness) -> None:
-    s = harness.create(LOCAL, UDP)
+    s = harness.create(NetDomain.LOCAL, SocketType.UDP)
     sock = harness.pss(s).sock
     assert sock is not None and sock.family == socket.AF_UNIX

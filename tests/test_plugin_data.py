@@ -9,26 +9,16 @@ import socket
 import time
 
 import pytest
-from plugin_support import (
-    INET4,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    WAIT,
-    Harness,
-    Sock,
-    fails,
-    wait_until,
-)
+from plugin_support import LOOPBACK, WAIT, Harness, Sock, fails, wait_until
 
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import SocketAddressLayout, sockaddr_to_python
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
 
 def udp_on_loopback(h: Harness, name: str = "udp") -> tuple[Sock, int]:
-    s = h.create(INET4, UDP, name)
+    s = h.create(NetDomain.INET4, SocketType.UDP, name)
     h.p.primitiveSocketBindToPort(s.handle, LOOPBACK, 0)
     return s, h.p.primitiveSocketLocalPort(s.handle)
 
@@ -134,7 +124,7 @@ def test_word_array_bounds_are_in_words(harness: Harness) -> None:
 
 
 def test_send_done_and_data_available_when_not_connected(harness: Harness) -> None:
-    fresh = harness.create(INET4, TCP)
+    fresh = harness.create(NetDomain.INET4, SocketType.TCP)
     assert harness.p.primitiveSocketSendDone(fresh.handle) is False
     assert harness.p.primitiveSocketReceiveDataAvailable(fresh.handle) is False
     client, _server, _ = harness.tcp_pair()
@@ -158,7 +148,7 @@ def test_send_of_zero_bytes_on_a_stream_marks_it_closed(harness: Harness) -> Non
 def test_peer_reset_is_a_send_failure(harness: Harness) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     with listener:
-        client = harness.create(INET4, TCP)
+        client = harness.create(NetDomain.INET4, SocketType.TCP)
         harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, listener.getsockname()[1])
         peer, _ = listener.accept()
         assert client.conn.wait(WAIT) and harness.status(client) == 2
@@ -307,7 +297,7 @@ def test_udp_sender_address_through_remote_address_result(harness: Harness) -> N
 
 def test_unix_datagrams_through_bind_to(harness: Harness, sockdir: str) -> None:
     path_b = os.path.join(sockdir, "b.dg")
-    b = harness.create(LOCAL, UDP, "b")
+    b = harness.create(NetDomain.LOCAL, SocketType.UDP, "b")
     harness.p.primitiveSocketBindTo(b.handle, harness.unix_address(path_b))
     assert harness.status(b) == 2
     local = harness.local_address(b)
@@ -342,7 +332,8 @@ def test_unix_datagram_send_fails_with_einval(harness: Harness, sockdir: str) ->
     length; for AF_UNIX the kernel wants at most sizeof(struct sockaddr_un) (110), so
     every send fails with EINVAL, connected or not (and answers 0, as C does)."""
     path_a, path_b = os.path.join(sockdir, "a.dg"), os.path.join(sockdir, "b.dg")
-    a, b = harness.create(LOCAL, UDP, "a"), harness.create(LOCAL, UDP, "b")
+    a = harness.create(NetDomain.LOCAL, SocketType.UDP, "a")
+    b = harness.create(NetDomain.LOCAL, SocketType.UDP, "b")
     harness.p.primitiveSocketBindTo(a.handle, harness.unix_address(path_a))
     harness.p.primitiveSocketBindTo(b.handle, harness.unix_address(path_b))
     harness.p.primitiveSocketConnectTo(a.handle, harness.unix_address(path_b))
@@ -355,7 +346,7 @@ def test_unix_datagram_send_fails_with_einval(harness: Harness, sockdir: str) ->
 
 def test_unix_datagram_connect_to_a_missing_path_is_silent(harness: Harness, sockdir: str) -> None:
     """UDP connect: the C code records the peer and ignores connect()'s failure."""
-    a = harness.create(LOCAL, UDP)
+    a = harness.create(NetDomain.LOCAL, SocketType.UDP)
     harness.p.primitiveSocketConnectTo(a.handle, harness.unix_address(sockdir + "/nobody"))
     assert harness.status(a) == 2 and harness.p.primitiveSocketError(a.handle) == 0
     assert harness.p.primitiveSocketRemoteAddressSize(a.handle) == 8 + 110

@@ -14,9 +14,10 @@ import struct
 from collections.abc import Iterator
 
 import pytest
-from plugin_support import INET4, TCP, UDP, Harness, Sock, fails
+from plugin_support import Harness, Sock, fails
 
 from sqsocket.errors import PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.options import (
     EXTENDED_OPTIONS,
     MAX_OPTION_NAME,
@@ -92,34 +93,34 @@ def test_a_five_character_value_is_passed_verbatim(any_harness: Harness) -> None
 
 
 def test_four_raw_bytes_are_an_int_for_the_kernel(any_harness: Harness) -> None:
-    udp = any_harness.create(INET4, UDP)
+    udp = any_harness.create(NetDomain.INET4, SocketType.UDP)
     ttl_bytes = struct.pack("i", 33)  # not a number for strtol
     assert any_harness.p.primitiveSocketSetOptions(udp.handle, "IP_TTL", ttl_bytes) == [0, 0]
     assert any_harness.p.primitiveSocketGetOptions(udp.handle, "IP_TTL") == [0, 33]
 
 
 def test_tcp_options_refuse_fewer_than_four_verbatim_bytes(any_harness: Harness) -> None:
-    tcp = any_harness.create(INET4, TCP)
+    tcp = any_harness.create(NetDomain.INET4, SocketType.TCP)
     fails(any_harness.p.primitiveSocketSetOptions, tcp.handle, "TCP_NODELAY", "abc")
     fails(any_harness.p.primitiveSocketSetOptions, tcp.handle, "TCP_NODELAY", "1\0")
 
 
 def test_a_value_over_31_bytes_fails(any_harness: Harness) -> None:
     assert MAX_OPTION_VALUE == 31
-    tcp = any_harness.create(INET4, TCP)
+    tcp = any_harness.create(NetDomain.INET4, SocketType.TCP)
     fails(any_harness.p.primitiveSocketSetOptions, tcp.handle, "SO_RCVBUF", "9" * 32)
 
 
 @pytest.mark.parametrize("name", ["SO_NOSUCHOPTION", "TCP_NODELAYX", "", "so_keepalive"])
 def test_unknown_option_fails(any_harness: Harness, name: str) -> None:
-    tcp = any_harness.create(INET4, TCP)
+    tcp = any_harness.create(NetDomain.INET4, SocketType.TCP)
     fails(any_harness.p.primitiveSocketSetOptions, tcp.handle, name, "1")
     fails(any_harness.p.primitiveSocketGetOptions, tcp.handle, name)
 
 
 def test_the_name_is_a_c_string_of_at_most_31_bytes(any_harness: Harness) -> None:
     assert MAX_OPTION_NAME == 31
-    tcp = any_harness.create(INET4, TCP)
+    tcp = any_harness.create(NetDomain.INET4, SocketType.TCP)
     padded = "TCP_NODELAY" + "\0" * 19  # 30 bytes: strcmp stops at the NUL
     assert any_harness.p.primitiveSocketSetOptions(tcp.handle, padded, "1") == [0, 1]
     too_long = "TCP_NODELAY" + "\0" * 21  # 32 bytes: findOption gives up
@@ -146,7 +147,7 @@ def test_options_on_a_closed_socket_fail(harness: Harness) -> None:
 
 
 def test_option_arguments_must_be_byte_objects(harness: Harness) -> None:
-    tcp = harness.create(INET4, TCP)
+    tcp = harness.create(NetDomain.INET4, SocketType.TCP)
     fails(harness.p.primitiveSocketSetOptions, tcp.handle, 1, "1")
     fails(harness.p.primitiveSocketSetOptions, tcp.handle, "TCP_NODELAY", 1)
     fails(harness.p.primitiveSocketSetOptions, tcp.handle, "TCP_NODELAY", True)
@@ -155,7 +156,10 @@ def test_option_arguments_must_be_byte_objects(harness: Harness) -> None:
 
 
 def test_every_known_option_can_be_read_or_fails_cleanly(harness: Harness) -> None:
-    sockets = [harness.create(INET4, TCP), harness.create(INET4, UDP)]
+    sockets = [
+        harness.create(NetDomain.INET4, SocketType.TCP),
+        harness.create(NetDomain.INET4, SocketType.UDP),
+    ]
     readable = 0
     for opt in SOCKET_OPTIONS:
         for s in sockets:
@@ -184,27 +188,27 @@ def test_set_and_get_the_receive_buffer(harness: Harness) -> None:
     [("1", 1), ("0x10", 16), ("017", 15), ("64", 64), (" 9", 9), ("+7", 7), ("0xff", 255)],
 )
 def test_strtol_rule_for_short_numeric_values(harness: Harness, value: str, ttl: int) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     assert harness.p.primitiveSocketSetOptions(udp.handle, "IP_TTL", value) == [0, ttl]
     assert harness.p.primitiveSocketGetOptions(udp.handle, "IP_TTL") == [0, ttl]
 
 
 def test_strtol_rule_zero_is_a_number_the_kernel_may_refuse(harness: Harness) -> None:
-    udp = harness.create(INET4, UDP)
+    udp = harness.create(NetDomain.INET4, SocketType.UDP)
     fails(harness.p.primitiveSocketSetOptions, udp.handle, "IP_TTL", "0")  # TTL 0: EINVAL
-    tcp = harness.create(INET4, TCP)
+    tcp = harness.create(NetDomain.INET4, SocketType.TCP)
     assert harness.p.primitiveSocketSetOptions(tcp.handle, "TCP_NODELAY", "00") == [0, 0]
 
 
 def test_strtol_rule_an_empty_value_is_zero(harness: Harness) -> None:
-    tcp = harness.create(INET4, TCP)
+    tcp = harness.create(NetDomain.INET4, SocketType.TCP)
     harness.p.primitiveSocketSetOptions(tcp.handle, "TCP_NODELAY", "1")
     assert harness.p.primitiveSocketSetOptions(tcp.handle, "TCP_NODELAY", "") == [0, 0]
     assert harness.p.primitiveSocketGetOptions(tcp.handle, "TCP_NODELAY") == [0, 0]
 
 
 def test_strtol_rule_knows_the_later_tcp_options(harness: Harness) -> None:
-    tcp = harness.create(INET4, TCP)
+    tcp = harness.create(NetDomain.INET4, SocketType.TCP)
     for name in sorted(EXTENDED_OPTIONS):
         if find_option(name.encode()) is not None:
             assert harness.p.primitiveSocketGetOptions(tcp.handle, name)[0] == 0
@@ -214,7 +218,7 @@ def test_strtol_rule_knows_the_later_tcp_options(harness: Harness) -> None:
 
 
 def test_single_character_rule_takes_one_digit(old_harness: Harness) -> None:
-    udp = old_harness.create(INET4, UDP)
+    udp = old_harness.create(NetDomain.INET4, SocketType.UDP)
     assert old_harness.p.primitiveSocketSetOptions(udp.handle, "IP_TTL", "7") == [0, 7]
     assert old_harness.p.primitiveSocketGetOptions(udp.handle, "IP_TTL") == [0, 7]
 
@@ -223,7 +227,7 @@ def test_single_character_rule_takes_one_digit(old_harness: Harness) -> None:
 def test_single_character_rule_passes_anything_else_verbatim(
     old_harness: Harness, value: bytes
 ) -> None:
-    udp = old_harness.create(INET4, UDP)
+    udp = old_harness.create(NetDomain.INET4, SocketType.UDP)
     try:
         expected = reference_value(socket.IPPROTO_IP, socket.IP_TTL, value, socket.SOCK_DGRAM)
     except OSError:
@@ -234,12 +238,12 @@ def test_single_character_rule_passes_anything_else_verbatim(
 
 
 def test_single_character_rule_an_empty_value_is_refused(old_harness: Harness) -> None:
-    tcp = old_harness.create(INET4, TCP)
+    tcp = old_harness.create(NetDomain.INET4, SocketType.TCP)
     fails(old_harness.p.primitiveSocketSetOptions, tcp.handle, "TCP_NODELAY", "")
 
 
 def test_the_2012_plugin_does_not_know_the_later_tcp_options(old_harness: Harness) -> None:
-    tcp = old_harness.create(INET4, TCP)
+    tcp = old_harness.create(NetDomain.INET4, SocketType.TCP)
     for name in sorted(EXTENDED_OPTIONS):
         fails(old_harness.p.primitiveSocketGetOptions, tcp.handle, name)
         fails(old_harness.p.primitiveSocketSetOptions, tcp.handle, name, "1")

@@ -10,16 +10,9 @@ import os
 import socket
 
 import pytest
-from plugin_support import (
-    LOCAL,
-    TCP,
-    WAIT,
-    Harness,
-    fails,
-    has_ipv6_loopback,
-    path_in,
-)
+from plugin_support import WAIT, Harness, fails, has_ipv6_loopback, path_in
 
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import build_socket_address, sockaddr_in, sockaddr_to_python
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
@@ -317,4 +310,4 @@ def test_resolver_results_outlive_sockets(harness: Harness, sockdir: str) -> Non
     for s in (client, server, listener):
         harness.p.primitiveSocketDestroy(s.handle)
     assert harness.p.primitiveResolverGetAddressInfoSize() == 24
-    assert harness.create(LOCAL, TCP)
+    assert harness.create(NetDomain.LOCAL, SocketType.TCP)

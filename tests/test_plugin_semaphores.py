@@ -8,15 +8,9 @@ import threading
 import time
 
 import pytest
-from plugin_support import (
-    INET4,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    WAIT,
-    Harness,
-)
+from plugin_support import LOOPBACK, WAIT, Harness
 
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.vm.machine import VirtualMachine
 from sqsocket.vm.semaphores import ExternalObjectsTable, Semaphore
 
@@ -79,7 +73,7 @@ def test_signal_by_index_ignores_zero_and_unknown_indices() -> None:
 
 def test_connect_signals_the_connection_semaphore_once(harness: Harness) -> None:
     listener, port = harness.tcp_listener()
-    client = harness.create(INET4, TCP, "client")
+    client = harness.create(NetDomain.INET4, SocketType.TCP, "client")
     harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
     assert client.conn.wait(WAIT)
     assert harness.status(client) == 2
@@ -90,7 +84,7 @@ def test_connect_signals_the_connection_semaphore_once(harness: Harness) -> None
 def test_unix_connect_signals_at_once(harness: Harness, sockdir: str) -> None:
     path = os.path.join(sockdir, "s")
     harness.unix_listener(path)
-    client = harness.create(LOCAL, TCP, "client")
+    client = harness.create(NetDomain.LOCAL, SocketType.TCP, "client")
     harness.p.primitiveSocketConnectTo(client.handle, harness.unix_address(path))
     assert client.signals() == (1, 0, 0), "connect() == 0: notify(CONN) before returning"
 
@@ -135,7 +129,7 @@ def test_peer_close_signals_read_once_and_shows_other_end_closed(
 def test_tcp_peer_close_is_seen_by_the_aio_thread(harness: Harness) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     with listener:
-        client = harness.create(INET4, TCP, "client")
+        client = harness.create(NetDomain.INET4, SocketType.TCP, "client")
         harness.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, listener.getsockname()[1])
         peer, _ = listener.accept()
         assert client.conn.wait(WAIT)
@@ -146,7 +140,7 @@ def test_tcp_peer_close_is_seen_by_the_aio_thread(harness: Harness) -> None:
 
 
 def test_accept_in_place_signals_the_listener(harness: Harness) -> None:
-    listener = harness.create(INET4, TCP, "listener")
+    listener = harness.create(NetDomain.INET4, SocketType.TCP, "listener")
     harness.p.primitiveSocketListenOnPortBacklogInterface(listener.handle, 0, 1, LOOPBACK)
     port = harness.p.primitiveSocketLocalPort(listener.handle)
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as peer:
@@ -175,14 +169,12 @@ def test_accept_with_backlog_signals_the_listener_per_connection(harness: Harnes
 
 def test_send_done_false_then_write_semaphore(harness: Harness, sockdir: str) -> None:
     client, server, _ = harness.unix_pair(sockdir)
-    chunk = bytes(65536)
-    deadline = time.monotonic() + WAIT
-    while harness.p.primitiveSocketSendDataBufCount(client.handle, chunk, 1, len(chunk)):
-        assert time.monotonic() < deadline, "the send buffer never filled"
+    harness.fill(client)
     assert harness.p.primitiveSocketSendDone(client.handle) is False
     assert client.write.wait(0.05) is False
     buf = bytearray(1 << 20)
     total = 0
+    deadline = time.monotonic() + WAIT
     while not client.write.wait(0.01):
         total += harness.p.primitiveSocketReceiveDataBufCount(server.handle, buf, 1, len(buf))
         assert time.monotonic() < deadline, "the write semaphore was never signalled"

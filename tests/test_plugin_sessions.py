@@ -7,18 +7,9 @@ import socket
 import threading
 
 import pytest
-from plugin_support import (
-    INET4,
-    LOCAL,
-    LOOPBACK,
-    TCP,
-    UDP,
-    Harness,
-    fails,
-    open_fds,
-    short_tmpdir,
-)
+from plugin_support import LOOPBACK, Harness, fails, open_fds, short_tmpdir
 
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import SocketHandle, build_socket_address, sockaddr_in
 from sqsocket.plugin import SocketPlugin
 
@@ -50,7 +41,7 @@ def test_before_initialize_nothing_but_the_resolver_works() -> None:
     with SocketPlugin() as plugin:
         assert plugin.session_id == 0
         assert plugin.primitiveResolverStatus() == 0, "ResolverUninitialised"
-        fails(plugin.primitiveSocketCreate, INET4, TCP, 0, 0, 0)
+        fails(plugin.primitiveSocketCreate, NetDomain.INET4, SocketType.TCP, 0, 0, 0)
         fails(plugin.primitiveResolverGetAddressInfo, "127.0.0.1", "", 1, 0, 0, 0)
         fails(plugin.primitiveSocketConnectionStatus, bytearray(16))
         # the old resolver needs no session (and has no semaphore to signal)
@@ -86,7 +77,7 @@ def test_shutdown_invalidates_handles_and_addresses_even_after_a_new_session(
         fails(harness.p.primitiveSocketSendDataBufCount, s.handle, b"x", 1, 1)
     fails(harness.p.primitiveSocketAddressGetPort, old_address)
     fails(harness.p.primitiveResolverGetNameInfo, old_address, 1)
-    fresh = harness.create(INET4, TCP)
+    fresh = harness.create(NetDomain.INET4, SocketType.TCP)
     fails(harness.p.primitiveSocketConnectTo, fresh.handle, old_address)
     assert harness.status(fresh) == 0
 
@@ -113,7 +104,7 @@ def test_shutdown_twice_and_close_after_shutdown(harness: Harness) -> None:
 
 def test_a_handle_from_another_vm_is_refused(harness: Harness) -> None:
     with Harness.started() as other:
-        theirs = other.create(INET4, UDP)
+        theirs = other.create(NetDomain.INET4, SocketType.UDP)
         # forge the session too: the pointer reaches no socket of this VM
         forged = bytearray(theirs.handle)
         forged[:4] = harness.session.to_bytes(4, "little", signed=True)
@@ -124,17 +115,17 @@ def test_a_handle_from_another_vm_is_refused(harness: Harness) -> None:
 
 
 def test_never_made_and_null_pointers_are_refused(harness: Harness) -> None:
-    real = harness.create(INET4, TCP)
+    real = harness.create(NetDomain.INET4, SocketType.TCP)
     decoded = SocketHandle.parse(real.handle)
     for pointer in (0, decoded.private_ptr + 8, 0xDEADBEEF, (1 << 64) - 1):
-        bogus = bytearray(SocketHandle(harness.session, TCP, pointer).build())
+        bogus = bytearray(SocketHandle(harness.session, SocketType.TCP, pointer).build())
         fails(harness.p.primitiveSocketConnectionStatus, bogus)
         fails(harness.p.primitiveSocketCloseConnection, bogus)
     assert harness.status(real) == 0
 
 
 def test_session_zero_handles_are_refused(harness: Harness) -> None:
-    real = harness.create(INET4, TCP)
+    real = harness.create(NetDomain.INET4, SocketType.TCP)
     zero = bytearray(real.handle)
     zero[:4] = bytes(4)
     fails(harness.p.primitiveSocketConnectionStatus, zero)
@@ -164,7 +155,7 @@ def test_the_context_manager_shuts_down() -> None:
     before = len(aio_threads())
     with Harness.started() as h:
         h.tcp_pair()
-        s = h.create(LOCAL, UDP)
+        s = h.create(NetDomain.LOCAL, SocketType.UDP)
         assert h.status(s) == 2
     assert h.session == 0
     assert len(aio_threads()) <= before
@@ -173,7 +164,7 @@ def test_the_context_manager_shuts_down() -> None:
 def test_sessions_of_two_vms_work_side_by_side() -> None:
     with Harness.started() as a, Harness.started() as b:
         listener, port = a.tcp_listener()
-        client = b.create(INET4, TCP)
+        client = b.create(NetDomain.INET4, SocketType.TCP)
         b.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
         server = a.take(listener)
         assert b.wait_status(client, 2)

@@ -26,20 +26,17 @@ from dataclasses import dataclass
 
 import pytest
 from plugin_support import (
-    INET4,
-    LOCAL,
     LOOPBACK,
-    TCP,
-    UDP,
     WAIT,
     Harness,
     Sock,
     can_create_raw_icmp,
+    close_fails_once,
     fails,
     short_tmpdir,
 )
 
-from sqsocket.platform.constants import SocketStatus
+from sqsocket.platform.constants import NetDomain, SocketStatus, SocketType
 from sqsocket.platform.statetable import (
     BY_EVENT,
     TABLE,
@@ -138,18 +135,18 @@ Scenario = Callable[[Ctx], Sock]
 
 
 def _create_stream(c: Ctx) -> Sock:
-    return c.h.create(INET4, TCP)
+    return c.h.create(NetDomain.INET4, SocketType.TCP)
 
 
 def _create_dgram(c: Ctx) -> Sock:
-    return c.h.create(INET4, UDP)
+    return c.h.create(NetDomain.INET4, SocketType.UDP)
 
 
 def _create_raw(c: Ctx) -> Sock:
     if not can_create_raw_icmp():
         pytest.skip("raw ICMP sockets need CAP_NET_RAW, which this process lacks")
     conn, read, write, ci, ri, wi = c.h.semaphores("raw")
-    handle = c.p.primitiveSocketCreateRAW(INET4, 1, 0, 0, ci, ri, wi)
+    handle = c.p.primitiveSocketCreateRAW(NetDomain.INET4, 1, 0, 0, ci, ri, wi)
     return Sock(handle, conn, read, write)
 
 
@@ -162,7 +159,7 @@ def _unix_connect_sync(c: Ctx) -> Sock:
     """A Unix stream connect() to a listening path completes at once."""
     path = os.path.join(c.dir, "sync.sock")
     c.h.unix_listener(path)
-    client = c.h.create(LOCAL, TCP, "client")
+    client = c.h.create(NetDomain.LOCAL, SocketType.TCP, "client")
     c.p.primitiveSocketConnectTo(client.handle, c.h.unix_address(path))
     return client
 
@@ -170,13 +167,13 @@ def _unix_connect_sync(c: Ctx) -> Sock:
 def _tcp_connect(c: Ctx) -> Sock:
     """A non-blocking TCP connect() answers EINPROGRESS; a later poll completes it."""
     _listener, port = c.h.tcp_listener()
-    client = c.h.create(INET4, TCP, "client")
+    client = c.h.create(NetDomain.INET4, SocketType.TCP, "client")
     c.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
     return client
 
 
 def _connect_error(c: Ctx) -> Sock:
-    client = c.h.create(LOCAL, TCP, "client")
+    client = c.h.create(NetDomain.LOCAL, SocketType.TCP, "client")
     missing = os.path.join(c.dir, "nobody-listens-here.sock")
     c.p.primitiveSocketConnectTo(client.handle, c.h.unix_address(missing))
     return client
@@ -186,13 +183,13 @@ def _connect_refused(c: Ctx) -> Sock:
     """127.0.0.1 on a port that is bound but not listening: RST, after EINPROGRESS."""
     closed = c.cleanup.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
     closed.bind(("127.0.0.1", 0))
-    client = c.h.create(INET4, TCP, "client")
+    client = c.h.create(NetDomain.INET4, SocketType.TCP, "client")
     c.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, closed.getsockname()[1])
     return client
 
 
 def _dgram_connect(c: Ctx) -> Sock:
-    udp = c.h.create(INET4, UDP, "udp")
+    udp = c.h.create(NetDomain.INET4, SocketType.UDP, "udp")
     c.p.primitiveSocketBindToPort(udp.handle, LOOPBACK, 0)
     c.p.primitiveSocketConnectToPort(udp.handle, LOOPBACK, c.p.primitiveSocketLocalPort(udp.handle))
     return udp
@@ -200,7 +197,7 @@ def _dgram_connect(c: Ctx) -> Sock:
 
 def _connect_to(c: Ctx, listener_backlog: int) -> Sock:
     listener, port = c.h.tcp_listener(backlog=listener_backlog)
-    client = c.h.create(INET4, TCP, "client")
+    client = c.h.create(NetDomain.INET4, SocketType.TCP, "client")
     c.p.primitiveSocketConnectToPort(client.handle, LOOPBACK, port)
     return listener
 
@@ -215,7 +212,7 @@ def _accept_queued(c: Ctx) -> Sock:
 
 def _accept_error(c: Ctx) -> Sock:
     """listen() on an unbound Unix stream socket fails (ignored); accept() then fails."""
-    lonely = c.h.create(LOCAL, TCP, "unbound")
+    lonely = c.h.create(NetDomain.LOCAL, SocketType.TCP, "unbound")
     c.p.primitiveSocketListenWithBacklog(lonely.handle, 1)
     return lonely
 
@@ -273,24 +270,8 @@ def _close(c: Ctx) -> Sock:
 def _close_fails(c: Ctx, err: int) -> Sock:
     """close() answers ``err`` once (through the seam) and leaves the descriptor open."""
     client, _server = _unix_pair(c)
-    sockets = c.p.sockets
-    real_close = sockets._close_fd
-    left_open: list[socket.socket] = []
-
-    def failing_close(sock: socket.socket) -> None:
-        if not left_open:
-            left_open.append(sock)
-            raise OSError(err, os.strerror(err))
-        real_close(sock)
-
-    c.monkeypatch.setattr(sockets, "_close_fd", failing_close)
-
     # the descriptor the failed close "kept": shut at the end of the test, whatever happens
-    def close_left_open() -> None:
-        for sock in left_open:
-            sock.close()
-
-    c.cleanup.callback(close_left_open)
+    c.cleanup.enter_context(close_fails_once(c.p, c.monkeypatch, err))
     c.p.primitiveSocketCloseConnection(client.handle)
     return client
 
@@ -508,7 +489,9 @@ def test_a_socket_left_invalid_by_an_accept_error_still_takes_send_and_close() -
         _s, ri = p.vm.new_semaphore("resolver")
         p.primitiveInitializeNetwork(ri)
         conn, ci = p.vm.new_semaphore("conn")
-        h = p.primitiveSocketCreate3Semaphores(LOCAL, TCP, 8000, 8000, ci, 0, 0)
+        h = p.primitiveSocketCreate3Semaphores(
+            NetDomain.LOCAL, SocketType.TCP, 8000, 8000, ci, 0, 0
+        )
         p.primitiveSocketListenWithBacklog(h, 1)  # unbound: listen() fails, accept() will
         assert conn.wait(WAIT)
         assert p.sockets.net.socket_of(h)[1].state == -1

@@ -13,9 +13,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-from plugin_support import INET4, TCP, Harness, open_fds
+from plugin_support import Harness, open_fds
 
 from sqsocket.errors import EmulatorError, PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.sockets import Sockets
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
@@ -47,7 +48,7 @@ ENDINGS = [
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_a_vsock_socket_is_closed_by_each_ending(harness: Harness, ending: str) -> None:
     before = len(open_fds())
-    s = harness.create(AF_VSOCK, TCP)
+    s = harness.create(AF_VSOCK, SocketType.TCP)
     assert len(open_fds()) == before + 1
     getattr(harness.p, ending)(s.handle)  # no EmulatorError: it is closed
     assert len(open_fds()) == before, f"{ending} left the AF_VSOCK descriptor open"
@@ -60,7 +61,7 @@ def test_a_vsock_socket_is_closed_by_each_ending(harness: Harness, ending: str) 
 
 @needs_vsock
 def test_options_on_a_vsock_socket_succeed_or_fail_but_never_break(harness: Harness) -> None:
-    s = harness.create(AF_VSOCK, TCP)
+    s = harness.create(AF_VSOCK, SocketType.TCP)
     for name, value in (("SO_KEEPALIVE", "1"), ("SO_LINGER", "1"), ("TCP_NODELAY", "1")):
         try:
             harness.p.primitiveSocketSetOptions(s.handle, name, value)
@@ -85,7 +86,7 @@ def test_an_emulator_error_inside_abort_still_closes_the_descriptor(
         raise RuntimeError("a bug in setLinger")
 
     before = len(open_fds())
-    s = harness.create(INET4, TCP)
+    s = harness.create(NetDomain.INET4, SocketType.TCP)
     monkeypatch.setattr(Sockets, "_set_linger", broken)
     with pytest.raises(EmulatorError, match="a bug in setLinger"):
         getattr(harness.p, ending)(s.handle)

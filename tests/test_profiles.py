@@ -15,11 +15,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from plugin_support import LOOPBACK, WAIT, Harness, Sock, fails, short_tmpdir, wait_until
+from plugin_support import (
+    LOOPBACK,
+    WAIT,
+    Harness,
+    Sock,
+    close_fails_once,
+    fails,
+    short_tmpdir,
+    wait_until,
+)
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.interop.scenarios import BY_NAME
 from sqsocket.platform import libc
+from sqsocket.platform.constants import AddressFamily, NetDomain, SocketType
 from sqsocket.platform.libc import IFF_BROADCAST, IFF_LOOPBACK, IFF_RUNNING, IFF_UP, Interface
 from sqsocket.platform.options import CORK_OPTIONS, KEEPALIVE_OPTIONS, SOCKET_OPTIONS
 from sqsocket.platform.profiles import (
@@ -40,7 +50,6 @@ from sqsocket.vm.machine import VirtualMachine
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 
-LOCAL, INET4, TCP = 1, 2, 0
 NUMERIC = 1
 UNKNOWN = "a" * 64  # one 64-byte label: the DNS resolver refuses to query it (no packet)
 HEX_COMMIT = re.compile(r"^[0-9a-f]{9,40}\b")
@@ -131,9 +140,17 @@ def test_getaddressinfo_takes_names_up_to_the_limit(name: str, limit: int) -> No
     """A numeric lookup of a non-numeric host: no result, no DNS, but no failure either."""
     with started(name) as h:
         assert get_profile(name).max_name_length == limit
-        h.p.primitiveResolverGetAddressInfo("a" * limit, "", NUMERIC, INET4, 0, 0)
+        h.p.primitiveResolverGetAddressInfo("a" * limit, "", NUMERIC, AddressFamily.INET4, 0, 0)
         assert h.p.primitiveResolverGetAddressInfoSize() == -1
-        fails(h.p.primitiveResolverGetAddressInfo, "a" * (limit + 1), "", NUMERIC, INET4, 0, 0)
+        fails(
+            h.p.primitiveResolverGetAddressInfo,
+            "a" * (limit + 1),
+            "",
+            NUMERIC,
+            AddressFamily.INET4,
+            0,
+            0,
+        )
 
 
 def test_start_name_lookup_truncates_at_the_limit() -> None:
@@ -150,12 +167,12 @@ def test_current_opensmalltalk_resolves_any_path_and_a_server_binds_to_it() -> N
     with short_tmpdir() as d, started("opensmalltalk") as h:
         path = os.path.join(d, "s" * (104 - len(d) - 1))  # 104 bytes: a multiple of 8, too
         assert len(path) == 104 and not os.path.exists(path)
-        h.p.primitiveResolverGetAddressInfo("", path, 0, LOCAL, 0, 0)
+        h.p.primitiveResolverGetAddressInfo("", path, 0, AddressFamily.LOCAL, 0, 0)
         size = h.p.primitiveResolverGetAddressInfoSize()
         assert size == 118
         address = bytearray(size)
         h.p.primitiveResolverGetAddressInfoResult(address)
-        listener = h.create(LOCAL, TCP, "server")
+        listener = h.create(NetDomain.LOCAL, SocketType.TCP, "server")
         h.p.primitiveSocketBindTo(listener.handle, address)
         h.p.primitiveSocketListenWithBacklog(listener.handle, 5)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
@@ -168,7 +185,9 @@ def test_current_opensmalltalk_resolves_any_path_and_a_server_binds_to_it() -> N
 def test_a_missing_path_does_not_resolve_where_the_vm_stats_it(name: str) -> None:
     with short_tmpdir() as d, started(name) as h:
         # stream/TCP: opensmalltalk-2022 fails type and protocol 0 once the shortcut is missed
-        h.p.primitiveResolverGetAddressInfo("", os.path.join(d, "nothing.sock"), 0, LOCAL, 1, 1)
+        h.p.primitiveResolverGetAddressInfo(
+            "", os.path.join(d, "nothing.sock"), 0, AddressFamily.LOCAL, 1, 1
+        )
         assert h.p.primitiveResolverGetAddressInfoSize() == -1
 
 
@@ -180,7 +199,7 @@ def test_pharo_vm_paths_up_to_107_bytes_except_multiples_of_8(length: int, found
         path = os.path.join(d, "p" * (length - len(d) - 1))
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
             server.bind(path)
-            h.p.primitiveResolverGetAddressInfo("", path, 0, LOCAL, 0, 0)
+            h.p.primitiveResolverGetAddressInfo("", path, 0, AddressFamily.LOCAL, 0, 0)
             assert (h.p.primitiveResolverGetAddressInfoSize() == 118) is found
 
 
@@ -192,7 +211,7 @@ def test_opensmalltalk_2022_fails_unspecified_type_or_protocol() -> None:
     for name, fail in (("opensmalltalk-2022", True), ("opensmalltalk", False), ("pharo-vm", False)):
         with started(name) as h:
             call = h.p.primitiveResolverGetAddressInfo
-            args = ("127.0.0.1", "80", NUMERIC, INET4)
+            args = ("127.0.0.1", "80", NUMERIC, AddressFamily.INET4)
             if fail:
                 fails(call, *args, 0, 1)
                 fails(call, *args, 1, 0)
@@ -210,11 +229,19 @@ def test_the_local_shortcut_comes_before_the_checks_since_2020(name: str, passes
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
             server.bind(path)
             if passes:
-                h.p.primitiveResolverGetAddressInfo("", path, 0, LOCAL, 5, 0)
+                h.p.primitiveResolverGetAddressInfo("", path, 0, AddressFamily.LOCAL, 5, 0)
                 assert h.p.primitiveResolverGetAddressInfoSize() == 118
             else:
-                fails(h.p.primitiveResolverGetAddressInfo, "", path, 0, LOCAL, 5, 0)
-        fails(h.p.primitiveResolverGetAddressInfo, "127.0.0.1", "80", NUMERIC, INET4, 5, 0)
+                fails(h.p.primitiveResolverGetAddressInfo, "", path, 0, AddressFamily.LOCAL, 5, 0)
+        fails(
+            h.p.primitiveResolverGetAddressInfo,
+            "127.0.0.1",
+            "80",
+            NUMERIC,
+            AddressFamily.INET4,
+            5,
+            0,
+        )
 
 
 # -- the old resolver ----------------------------------------------------------------------------
@@ -287,7 +314,7 @@ def test_local_address_from_this_hosts_interfaces(name: str) -> None:
 def test_each_profile_has_its_option_table(name: str) -> None:
     prof = get_profile(name)
     with started(name) as h:
-        tcp = h.create(INET4, TCP)
+        tcp = h.create(NetDomain.INET4, SocketType.TCP)
         for option in SOCKET_OPTIONS:
             present = option.flag is None or bool(getattr(prof, option.flag))
             try:
@@ -309,7 +336,7 @@ def test_each_profile_has_its_option_table(name: str) -> None:
 def test_opensmalltalk_compares_option_names_whole() -> None:
     for name, found in (("opensmalltalk", False), ("pharo-vm", True)):
         with started(name) as h:
-            tcp = h.create(INET4, TCP)
+            tcp = h.create(NetDomain.INET4, SocketType.TCP)
             padded = "TCP_NODELAY\0x"
             if found:
                 assert h.p.primitiveSocketSetOptions(tcp.handle, padded, "1") == [0, 1]
@@ -320,53 +347,39 @@ def test_opensmalltalk_compares_option_names_whole() -> None:
 # -- sendDone ----------------------------------------------------------------------------------
 
 
-def fill(h: Harness, s: Sock) -> None:
-    """Send until the socket's buffer is full (a send answers 0); bounded."""
-    chunk = bytes(65536)
-    for _ in range(200):
-        if h.p.primitiveSocketSendDataBufCount(s.handle, chunk, 1, len(chunk)) == 0:
-            return
-    raise AssertionError("the send buffer never filled")
-
-
-def drain(h: Harness, s: Sock) -> None:
-    buf = bytearray(65536)
-    for _ in range(400):
-        if h.p.primitiveSocketReceiveDataBufCount(s.handle, buf, 1, len(buf)) == 0:
-            return
-    raise AssertionError("the receive side never emptied")
+@contextmanager
+def full_unix_pair(name: str) -> Iterator[tuple[Harness, Sock, Sock]]:
+    """Under profile ``name``: a connected Unix pair whose client's send buffer is full."""
+    with short_tmpdir() as d, started(name) as h:
+        client, server, _listener = h.unix_pair(d)
+        h.fill(client)
+        yield h, client, server
 
 
 def test_pharo_vm_send_done_answers_true_while_connected() -> None:
     """34319c6f0: no writability test and nothing armed (pharo-vm issue 939)."""
-    with short_tmpdir() as d, started("pharo-vm") as h:
-        client, server, _listener = h.unix_pair(d)
-        fill(h, client)
+    with full_unix_pair("pharo-vm") as (h, client, server):
         assert h.p.primitiveSocketSendDone(client.handle) is True
-        drain(h, server)
+        h.drain(server)
         h.p.vm.sleep(0.05)
         assert client.write.signals == 0, "nothing was armed to signal it"
 
 
 def test_squeak_send_done_waits_for_room_and_signals_the_write_semaphore() -> None:
-    with short_tmpdir() as d, started("squeak-4.10") as h:
-        client, server, _listener = h.unix_pair(d)
-        fill(h, client)
+    with full_unix_pair("squeak-4.10") as (h, client, server):
         assert h.p.primitiveSocketSendDone(client.handle) is False
-        drain(h, server)
+        h.drain(server)
         assert client.write.wait(WAIT)
         assert h.p.primitiveSocketSendDone(client.handle) is True
 
 
 def test_opensmalltalk_send_done_trusts_the_handlers_notice_until_the_next_send() -> None:
-    with short_tmpdir() as d, started("opensmalltalk") as h:
-        client, server, _listener = h.unix_pair(d)
-        fill(h, client)
+    with full_unix_pair("opensmalltalk") as (h, client, server):
         assert h.p.primitiveSocketSendDone(client.handle) is False
-        drain(h, server)
+        h.drain(server)
         assert client.write.wait(WAIT)
         assert h.pss(client).notified_writable
-        fill(h, client)  # every send clears the notice first; then poll() says "full"
+        h.fill(client)  # every send clears the notice first; then poll() says "full"
         assert not h.pss(client).notified_writable
         assert h.p.primitiveSocketSendDone(client.handle) is False
 
@@ -412,27 +425,13 @@ def test_close_handler_signals(
     """A close() that would block arms closeHandler; pharo-vm's signals READ | CONN."""
     with short_tmpdir() as d, started(name) as h:
         client, _server, _listener = h.unix_pair(d)
-        sockets = h.p.sockets
-        real_close = sockets._close_fd
-        kept: list[socket.socket] = []
-
-        def would_block(sock: socket.socket) -> None:
-            if not kept:
-                kept.append(sock)
-                raise OSError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK))
-            real_close(sock)
-
-        monkeypatch.setattr(sockets, "_close_fd", would_block)
-        try:
+        with close_fails_once(h.p, monkeypatch, errno.EWOULDBLOCK):
             reads, conns = client.read.signals, client.conn.signals
             h.p.primitiveSocketCloseConnection(client.handle)
             assert h.status(client) == 4, "ThisEndClosed until closeHandler runs"
             assert wait_until(lambda: h.status(client) == 0, WAIT, h.p.vm.sleep)
             assert client.conn.signals == conns + 1
             assert (client.read.signals > reads) is read_signalled
-        finally:
-            for sock in kept:
-                sock.close()
 
 
 @pytest.mark.parametrize(("name", "expected"), [("squeak-4.10", 29), ("opensmalltalk", 0)])
@@ -483,7 +482,7 @@ def test_the_first_refused_connect_and_perror(name: str, first_error: int) -> No
         stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stale.bind(path)
         stale.close()  # the file stays: nobody listens (ECONNREFUSED)
-        client = h.create(LOCAL, TCP)
+        client = h.create(NetDomain.LOCAL, SocketType.TCP)
         h.p.primitiveSocketConnectTo(client.handle, h.unix_address(path))
         assert h.status(client) == 0
         assert h.p.primitiveSocketError(client.handle) == first_error

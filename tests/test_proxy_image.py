@@ -30,7 +30,6 @@ from sqsocket.image import (
     ConnectionRefused,
     ConnectionTimedOut,
     Image,
-    NetNameResolver,
 )
 from sqsocket.image.workspace import run_tcp_example, run_workspace_example
 from sqsocket.proxy import (
@@ -56,13 +55,6 @@ pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_leaked_fds")]
 UP, DOWN = Direction.UP, Direction.DOWN
 # far more than the kernel buffers of both sockets hold: a send of it must block
 HUGE = 16 << 20
-
-
-@pytest.fixture
-def image() -> Iterator[Image]:
-    with Image() as img:
-        NetNameResolver.initialize_network(image=img)
-        yield img
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from plugin_support import has_ipv6_loopback
 from proxy_support import HELLO, WAIT, short_path
 
 from sqsocket.image import Image
@@ -41,15 +42,6 @@ from sqsocket.servers import (
 from sqsocket.servers.address import abstract_supported, parse_ready_line
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_leaked_fds")]
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -84,7 +76,7 @@ def test_every_endpoint_combination_relays_both_ways(
 ) -> None:
     if "abstract" in (listen, upstream) and not abstract_supported():
         pytest.skip("abstract socket names are Linux-only")
-    if "tcp6" in (listen, upstream) and not ipv6_loopback():
+    if "tcp6" in (listen, upstream) and not has_ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback (::1)")
     payload = os.urandom(100_000)
     with (

@@ -7,7 +7,7 @@ import signal
 import socket
 
 import pytest
-from test_servers_cli import ServeProcess
+from process_support import serve
 
 from sqsocket.servers import (
     AbstractAddress,
@@ -90,7 +90,7 @@ def test_padded_datagram_server() -> None:
 
 def test_cli_abstract_padded() -> None:
     name = f"sqsocket-cli-padded-{os.getpid()}"
-    server = ServeProcess("echo", "--abstract-padded", name)
+    server = serve("echo", "--abstract-padded", name)
     try:
         assert server.ready == f"listening on abstract-padded:{name}"
         assert _raw_echo(full_length_sockaddr(name), b"cli") == b"cli"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ast
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from process_support import serve
 
 from sqsocket.servers import (
     IntroClient,
@@ -20,8 +20,6 @@ from sqsocket.servers import (
     parse_ready_line,
 )
 from sqsocket.servers.address import InetAddress, UnixAddress, abstract_supported
-
-START_TIMEOUT = 20.0
 
 # The PyMOTW Unix-domain echo client from the seeds, unchanged but for the path it
 # connects to (and without the chatty prints of each step).
@@ -63,46 +61,9 @@ SEED_CLIENT = textwrap.dedent(
 )
 
 
-class ServeProcess:
-    """``python -m <module> ... serve ARGS`` with its ready line read."""
-
-    def __init__(self, *args: str, module: str = "sqsocket") -> None:
-        cmd = [sys.executable, "-m", module]
-        if module == "sqsocket":
-            cmd.append("serve")
-        self.proc = subprocess.Popen(
-            [*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.ready = self._read_line(START_TIMEOUT)
-
-    def _read_line(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout):
-                self.proc.kill()
-                raise AssertionError(f"no ready line within {timeout}s: {self.finish()}")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"server exited before its ready line: {self.finish()}")
-        return line.strip()
-
-    def signal(self, sig: int) -> tuple[int, str, str]:
-        self.proc.send_signal(sig)
-        return self.finish()
-
-    def finish(self, timeout: float = 10.0) -> tuple[int, str, str]:
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
-        return self.proc.returncode, out, err
-
-
 def test_seed_client_against_cli_server_then_ctrl_c(sockdir: str) -> None:
     path = os.path.join(sockdir, "uds_socket")
-    server = ServeProcess("echo", "--unix", path)
+    server = serve("echo", "--unix", path)
     try:
         assert server.ready == f"listening on unix:{path}"
         assert parse_ready_line(server.ready) == ("stream", UnixAddress(path))
@@ -131,7 +92,7 @@ def test_seed_client_against_cli_server_then_ctrl_c(sockdir: str) -> None:
 
 
 def test_sigterm_stops_tcp_server() -> None:
-    server = ServeProcess("echo", "--tcp", "127.0.0.1:0")
+    server = serve("echo", "--tcp", "127.0.0.1:0")
     try:
         kind, addr = parse_ready_line(server.ready)
         assert kind == "stream" and isinstance(addr, InetAddress) and addr.port > 0
@@ -145,7 +106,7 @@ def test_abstract_cli_server() -> None:
     if not abstract_supported():
         pytest.skip("abstract namespace is Linux-only")
     name = f"sqsocket-cli-{os.getpid()}"
-    server = ServeProcess("echo", "--abstract", name, "--verbose")
+    server = serve("echo", "--abstract", name, "--verbose")
     try:
         assert server.ready == f"listening on abstract:{name}"
         assert echo_once(f"@{name}", b"abstract") == b"abstract"
@@ -174,7 +135,7 @@ def test_refusal_is_exit_1_with_message(sockdir: str) -> None:
 
 def test_mode_option(sockdir: str) -> None:
     path = os.path.join(sockdir, "m")
-    server = ServeProcess("echo", "--unix", path, "--mode", "660", module="sqsocket.servers")
+    server = serve("echo", "--unix", path, "--mode", "660", module="sqsocket.servers")
     try:
         assert os.stat(path).st_mode & 0o777 == 0o660
     finally:
@@ -182,10 +143,10 @@ def test_mode_option(sockdir: str) -> None:
 
 
 def test_netstring_dgram_intro_cli(sockdir: str) -> None:
-    net = ServeProcess("netstring", "--unix", os.path.join(sockdir, "n"), module="sqsocket.servers")
-    udp = ServeProcess("dgram", "--udp", module="sqsocket.servers")
-    udg = ServeProcess("dgram", "--unix", os.path.join(sockdir, "d"), module="sqsocket.servers")
-    intro = ServeProcess("intro", "--unix", os.path.join(sockdir, "i"), module="sqsocket.servers")
+    net = serve("netstring", "--unix", os.path.join(sockdir, "n"), module="sqsocket.servers")
+    udp = serve("dgram", "--udp", module="sqsocket.servers")
+    udg = serve("dgram", "--unix", os.path.join(sockdir, "d"), module="sqsocket.servers")
+    intro = serve("intro", "--unix", os.path.join(sockdir, "i"), module="sqsocket.servers")
     try:
         _, addr = parse_ready_line(net.ready)
         with NetstringClient(addr) as cli:

@@ -11,22 +11,18 @@ import logging
 import os
 import resource
 import selectors
-import signal
 import socket
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable
 
 import pytest
+from process_support import ServerProcess
 
 from sqsocket.servers import IntroClient, IntroductionServer, echo_once
 from sqsocket.servers.listener import Acceptor
 from sqsocket.servers.netstring import encode, read_frame
 from sqsocket.servers.ratelog import RateLimitedLog
-
-START_TIMEOUT = 20.0
 
 
 def _limit_nofile(soft: int) -> Callable[[], None]:
@@ -37,35 +33,11 @@ def _limit_nofile(soft: int) -> Callable[[], None]:
     return apply
 
 
-class Child:
-    """A server subprocess: its ready line read, stopped with SIGINT."""
-
-    def __init__(self, argv: list[str], preexec: Callable[[], None] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=preexec,
-        )
-        assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(START_TIMEOUT):
-                self.proc.kill()
-                raise AssertionError(f"no ready line: {self.stop()}")
-        self.ready = self.proc.stdout.readline().strip()
-        assert self.ready.startswith("listening on "), self.stop()
-
-    def stop(self) -> tuple[int, str]:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            _, err = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return self.proc.returncode, err
+def child(argv: list[str], preexec: Callable[[], None] | None = None) -> ServerProcess:
+    """A server subprocess (``python ARGV``), listening; stopped with ``.signal()`` (SIGINT)."""
+    server = ServerProcess(argv, preexec=preexec)
+    assert server.ready.startswith("listening on "), server.signal()
+    return server
 
 
 def test_pending_introductions_cannot_exhaust_descriptors(sockdir: str) -> None:
@@ -77,7 +49,7 @@ def test_pending_introductions_cannot_exhaust_descriptors(sockdir: str) -> None:
     the log says so in a few lines.
     """
     path = os.path.join(sockdir, "i")
-    server = Child(["-m", "sqsocket", "serve", "intro", "--unix", path], _limit_nofile(64))
+    server = child(["-m", "sqsocket", "serve", "intro", "--unix", path], _limit_nofile(64))
     try:
         sink = IntroClient(path)
         sink.register("sink")  # and never reads again
@@ -116,7 +88,7 @@ def test_pending_introductions_cannot_exhaust_descriptors(sockdir: str) -> None:
         flood.close()
         sink.close()
     finally:
-        code, err = server.stop()
+        code, _, err = server.signal()
     assert code == 0, err
     assert "Traceback" not in err
     lines = err.splitlines()
@@ -147,7 +119,7 @@ _LOW_LIMIT_SERVER = textwrap.dedent(
 @pytest.mark.parametrize("kind", ["intro", "echo"])
 def test_accept_at_emfile_backs_off_and_logs_rate_limited(sockdir: str, kind: str) -> None:
     path = os.path.join(sockdir, "s")
-    server = Child(["-c", _LOW_LIMIT_SERVER, kind, path])
+    server = child(["-c", _LOW_LIMIT_SERVER, kind, path])
     started = time.monotonic()
     clients = []
     try:
@@ -168,7 +140,7 @@ def test_accept_at_emfile_backs_off_and_logs_rate_limited(sockdir: str, kind: st
     finally:
         for client in clients:
             client.close()
-        code, err = server.stop()
+        code, _, err = server.signal()
     elapsed = time.monotonic() - started
     assert code == 0, err
     assert "Traceback" not in err

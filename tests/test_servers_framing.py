@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from process_support import ServerProcess, serve
 from squeak_support import SMALLTALK_DIR, VM_TIMEOUT
-from test_servers_cli import ServeProcess
 
 from sqsocket.servers import NetstringClient, NetstringServer, parse_ready_line
 from sqsocket.servers.framing import (
@@ -93,11 +93,11 @@ StartServer = Callable[..., str]
 @pytest.fixture
 def cli_server(sockdir: str) -> Iterator[StartServer]:
     """Start ``sqsocket serve netstring --unix PATH [ARGS]``; stopped with SIGINT after."""
-    started: list[ServeProcess] = []
+    started: list[ServerProcess] = []
 
     def start(*args: str) -> str:
         path = os.path.join(sockdir, f"n{len(started)}")
-        started.append(ServeProcess("netstring", "--unix", path, *args))
+        started.append(serve("netstring", "--unix", path, *args))
         kind, _ = parse_ready_line(started[-1].ready)
         assert kind == "stream"
         return path

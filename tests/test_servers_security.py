@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from process_support import serve
 
 from sqsocket.servers import (
     AbstractEchoServer,
@@ -312,10 +313,8 @@ def test_peer_credentials_are_ours(sockdir: str) -> None:
 
 
 def test_cli_allow_uid(sockdir: str) -> None:
-    from test_servers_cli import ServeProcess
-
     path = os.path.join(sockdir, "s")
-    server = ServeProcess("echo", "--unix", path, "--allow-uid", str(OTHER_UID))
+    server = serve("echo", "--unix", path, "--allow-uid", str(OTHER_UID))
     try:
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(5)

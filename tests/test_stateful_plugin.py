@@ -40,9 +40,10 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from plugin_support import INET4, LOCAL, LOOPBACK, TCP, Harness, Sock
+from plugin_support import LOOPBACK, Harness, Sock
 
 from sqsocket.errors import PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import ADDRESS_HEADER_SIZE
 from sqsocket.vm.semaphores import Semaphore
 
@@ -175,13 +176,13 @@ class PluginAgainstPeers(RuleBasedStateMachine):
     def connect(self, transport: str) -> Conn:
         """A client connecting to a peer's echo server."""
         if transport == "unix":
-            s = self.h.create(LOCAL, TCP)
+            s = self.h.create(NetDomain.LOCAL, SocketType.TCP)
             path = self.path("c")
             self.p.primitiveSocketBindTo(s.handle, self.h.unix_address(path))
             self.p.primitiveSocketConnectTo(s.handle, self.h.unix_address(self.peers.unix_path))
             key: Key = ("unix", path)
         else:
-            s = self.h.create(INET4, TCP)
+            s = self.h.create(NetDomain.INET4, SocketType.TCP)
             self.p.primitiveSocketConnectToPort(s.handle, LOOPBACK, self.peers.port)
         self.wait(s.conn, lambda: self.status(s) != 1, "the connection")
         assert self.status(s) == CONNECTED

@@ -14,7 +14,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from squeak_support import SMALLTALK_DIR, VM_TIMEOUT, need
+from ci_support import need
+from squeak_support import SMALLTALK_DIR, VM_TIMEOUT
 
 from sqsocket.cli import main
 from sqsocket.interop.fixtures import Fixture
@@ -97,14 +98,25 @@ def test_vm_run_command_reports_the_crash(
     assert "sqsocket vm run: squeak-vm crashed: SIGABRT (exit -6/134)" in err
 
 
+def run_in_background(
+    folder: Path, script_and_image: tuple[Path, Path], body: str, *, kill: bool = False
+) -> runner.VMResult:
+    """Start a fake VM running ``body`` as a background script, wait for its READY line,
+    kill it if asked to, and answer how it ended."""
+    script, image = script_and_image
+    vm = fake_vm(folder, body)
+    with runner.start_script(script, vm=vm, image=image) as proc:
+        proc.wait_for_line("READY", timeout=VM_TIMEOUT)
+        if kill:
+            proc.kill()
+        return proc.finish(timeout=VM_TIMEOUT)
+
+
 def test_background_vm_crash_is_reported(
     tmp_path: Path, script_and_image: tuple[Path, Path]
 ) -> None:
-    script, image = script_and_image
-    vm = fake_vm(tmp_path, "echo READY\nsleep 0.2\nkill -SEGV $$\n")
-    with runner.start_script(script, vm=vm, image=image) as proc:
-        proc.wait_for_line("READY", timeout=VM_TIMEOUT)
-        result = proc.finish(timeout=VM_TIMEOUT)
+    body = "echo READY\nsleep 0.2\nkill -SEGV $$\n"
+    result = run_in_background(tmp_path, script_and_image, body)
     assert result.crashed and result.killed_by == signal.SIGSEGV
     assert result.state() == "squeak-vm crashed: SIGSEGV (exit -11/139)"
 
@@ -112,12 +124,8 @@ def test_background_vm_crash_is_reported(
 def test_killed_background_vm_is_not_a_crash(
     tmp_path: Path, script_and_image: tuple[Path, Path]
 ) -> None:
-    script, image = script_and_image
-    vm = fake_vm(tmp_path, "echo READY\nexec sleep 60\n")
-    with runner.start_script(script, vm=vm, image=image) as proc:
-        proc.wait_for_line("READY", timeout=VM_TIMEOUT)
-        proc.kill()
-        result = proc.finish(timeout=VM_TIMEOUT)
+    body = "echo READY\nexec sleep 60\n"
+    result = run_in_background(tmp_path, script_and_image, body, kill=True)
     assert not result.crashed and result.killed_by is None
 
 

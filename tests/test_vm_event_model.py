@@ -15,9 +15,10 @@ import socket
 import threading
 
 import pytest
-from plugin_support import INET4, LOOPBACK, TCP, WAIT, Harness
+from plugin_support import LOOPBACK, WAIT, Harness
 
 from sqsocket.errors import EmulatorError, PrimitiveFailed
+from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.profiles import COG_EVENTS, SQUEAK_4_10_EVENTS
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.cruntime import CRuntime, CStderr, StderrMode, StdoutKind
@@ -63,7 +64,7 @@ def test_a_status_read_twice_with_no_poll_between_never_changes(events: object) 
     plugin.observe(lambda e: polls.append(e) if isinstance(e, Polled) else None)
     try:
         conn, ci = plugin.vm.new_semaphore("listener")
-        h = plugin.primitiveSocketCreate3Semaphores(INET4, TCP, 0, 0, ci, 0, 0)
+        h = plugin.primitiveSocketCreate3Semaphores(NetDomain.INET4, SocketType.TCP, 0, 0, ci, 0, 0)
         plugin.primitiveSocketListenOnPortBacklogInterface(h, 0, 5, LOOPBACK)
         port = plugin.primitiveSocketLocalPort(h)
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT):

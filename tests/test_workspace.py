@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -33,15 +31,9 @@ HELLO = b"Hello, from Smalltalk!"
 
 @pytest.fixture
 def image() -> Iterator[Image]:
+    """Bare (overrides tests/conftest.py's): each example initialises the network itself."""
     with Image() as img:
         yield img
-
-
-@pytest.fixture
-def sockdir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="sqw-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def open_fds() -> set[str]:
