@@ -762,6 +762,15 @@ def make_call(f: Fuzzer, name: str) -> Call:
         args = args[:-1] if args and f.chance(0.5) else [*args, 0]
         tracked.clear()
         call.window = None
+    if call.window is not None:
+        # the window is what the call passes: junk drawn for startIndex or count after
+        # the window was made replaces it (an int is a window the primitive may accept)
+        passed = dict(zip(params, args, strict=False))
+        start, count = passed.get("startIndex"), passed.get("count")
+        if type(start) is int and type(count) is int and "array" in tracked:
+            call.window = (start, count)
+        else:
+            call.window = None
     call.args = tuple(args)
     if f.chance(0.01):
         call.kwargs = {"socket": None}
