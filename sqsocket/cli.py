@@ -5,7 +5,10 @@ function; the list is the whole command surface, so ``sqsocket --help`` lists
 it all. Where commands live: a feature package's own commands in its
 ``<feature>/cli.py`` (``sqsocket.servers.cli``, ``sqsocket.tracing.cli``, ...);
 ``sqsocket/commands/`` only for those that cut across features (``demo``,
-``primitives``, ``example``: the image layer against the Python peers).
+``primitives``, ``example``: the image layer against the Python peers). What a
+command is called and what its help says are rows of one table,
+:mod:`sqsocket.commands.catalog`; its module adds its options, examples and run
+function to the parser the catalog makes.
 
 A command module must import without the optional packages (the Docker SDK, ...):
 it imports them where its command runs, which then says what is missing. So a

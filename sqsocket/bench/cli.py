@@ -19,6 +19,7 @@ from sqsocket.bench.load import cli as load_cli
 from sqsocket.bench.peers import PeerUnavailable
 from sqsocket.bench.settings import SECTIONS, Mode, Settings
 from sqsocket.cliparse import fail
+from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
 from sqsocket.ui import Progress
 
@@ -95,18 +96,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``bench`` (and ``bench load``) to the top-level parser."""
-    bench = sub.add_parser(
-        "bench",
-        help="measure the emulator against raw sockets and the real VM; load the servers",
-        description=(
-            "Measure the emulator: every figure is a median of repetitions with its min-max, "
-            "and a ratio to a baseline measured in the same run. Servers run in their own "
-            "processes. Targets are printed next to the figures they concern. Without "
-            "options the whole suite runs in under a minute; --long takes minutes. "
-            "docs/performance.md says what each row means."
-        ),
-        epilog=ROWS_HELP + "\n" + EXAMPLES,
-    )
+    bench = add_command(sub, "bench", epilog=ROWS_HELP + "\n" + EXAMPLES)
     length = bench.add_mutually_exclusive_group()
     length.add_argument(
         "--quick", action="store_true", help="2 repetitions, tiny counts (seconds, for tests)"

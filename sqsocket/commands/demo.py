@@ -27,6 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
+from sqsocket.commands.catalog import add_command
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image import Image, NetworkError, UnixServer, run_workspace_example
 from sqsocket.image.workspace import DEFAULT_MESSAGE
@@ -43,21 +44,15 @@ class DemoFailed(Exception):
     """A step did not give the expected answer."""
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "demo",
-        help="run the workspace example and a Smalltalk-side server, end to end",
-        description=(
-            "Start a Python Unix-domain echo server on a temporary path, run the Pharo "
-            "workspace example against it through the emulated SocketPlugin, then serve "
-            "Python clients from a Smalltalk-side Unix-domain server; print a transcript."
-        ),
-        epilog="""\
+EXAMPLES = """\
 examples:
   sqsocket demo
   sqsocket demo --clients 8
-""",
-    )
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_command(sub, "demo", epilog=EXAMPLES)
     parser.add_argument(
         "--clients",
         type=argtypes.integer(1, MAX_CLIENTS),

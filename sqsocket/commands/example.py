@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from sqsocket.cliparse import add_commands
+from sqsocket.commands.catalog import add_command
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.image import (
     Image,
@@ -40,38 +41,37 @@ MAX_SECONDS = 7 * 24 * 3600.0
 MAX_BACKLOG = 4096  # Linux's SOMAXCONN; listen() silently caps larger values at it
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``example`` and its sub-commands to the top-level parser."""
-    example = sub.add_parser(
-        "example",
-        help="run the Pharo workspace example (and friends) through the image layer",
-        description=(
-            "Run the seed's Pharo workspace example -- getAddressInfo on a socket path, "
-            "Socket newIPC, connectTo:, sendData:, receiveData, closeAndDestroy -- through "
-            "the image-side Socket classes on the emulated SocketPlugin, printing each step."
-        ),
-    )
-    kinds = add_commands(example, "example", "EXAMPLE")
-
-    workspace = kinds.add_parser(
-        "workspace",
-        help="the workspace example against a Unix-domain echo server",
-        description=(
-            "Connect to the Unix-domain socket at PATH as the Pharo workspace example does, "
-            "send the message and print the echo. Start a server first (see the examples)."
-        ),
-        epilog="""\
+WORKSPACE_EXAMPLES = """\
 examples:
   sqsocket serve echo --unix /tmp/sp &
   sqsocket example workspace --path /tmp/sp
   sqsocket example workspace --path /tmp/sp --message 'taco cat' --timeout 2
-""",
-    )
+"""
+
+NETSTRING_EXAMPLES = """\
+examples:
+  sqsocket serve netstring --unix /tmp/nstr.sock &
+  sqsocket example netstring --path /tmp/nstr.sock --message 'taco cat'
+"""
+
+SERVE_EXAMPLES = """\
+examples:
+  sqsocket example serve --path /tmp/stsrv.sock
+  sqsocket example serve --path /tmp/stsrv.sock --backlog 1 --seconds 60
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``example`` and its sub-commands to the top-level parser."""
+    example = add_command(sub, "example")
+    kinds = add_commands(example, "example", "EXAMPLE")
+
+    workspace = add_command(kinds, "example workspace", epilog=WORKSPACE_EXAMPLES)
     _add_path(workspace)
     _common(workspace)
     workspace.set_defaults(func=_cmd_workspace)
 
-    tcp = kinds.add_parser("tcp", help="the same walk over TCP (Socket newTCP)")
+    tcp = add_command(kinds, "example tcp")
     tcp.add_argument(
         "--host",
         type=argtypes.hostname,
@@ -84,34 +84,12 @@ examples:
     _common(tcp)
     tcp.set_defaults(func=_cmd_tcp)
 
-    netstring = kinds.add_parser(
-        "netstring",
-        help="send one length-prefixed frame to a netstring server",
-        description="Send one u32-framed message to the netstring server at PATH and print "
-        "the frame it answers (the payload reversed).",
-        epilog="""\
-examples:
-  sqsocket serve netstring --unix /tmp/nstr.sock &
-  sqsocket example netstring --path /tmp/nstr.sock --message 'taco cat'
-""",
-    )
+    netstring = add_command(kinds, "example netstring", epilog=NETSTRING_EXAMPLES)
     _add_path(netstring, "socket path of a netstring server", required=True)
     _common(netstring)
     netstring.set_defaults(func=_cmd_netstring)
 
-    serve = kinds.add_parser(
-        "serve",
-        help="a Smalltalk-side Unix-domain echo server",
-        description=(
-            "Listen on PATH from the image side (bind + listenWithBacklog with an address "
-            "the image builds) and echo every client, until Ctrl-C or --seconds."
-        ),
-        epilog="""\
-examples:
-  sqsocket example serve --path /tmp/stsrv.sock
-  sqsocket example serve --path /tmp/stsrv.sock --backlog 1 --seconds 60
-""",
-    )
+    serve = add_command(kinds, "example serve", epilog=SERVE_EXAMPLES)
     _add_path(serve)
     serve.add_argument(
         "--backlog",

@@ -6,28 +6,22 @@ import argparse
 import json
 
 from sqsocket import ui
+from sqsocket.commands.catalog import add_command
 from sqsocket.platform.profiles import PROFILES, Profile, get_profile
 from sqsocket.platform.statetable import TABLE_HEADER, table_rows
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES
 
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "primitives",
-        help="list the SocketPlugin primitives the emulator implements",
-        description=(
-            "List every primitive SocketPlugin.c exports, with its Smalltalk selector, "
-            "argument kinds and what it does; mark any the emulator lacks. With --profile, "
-            "only those that VM's plugin exports (pharo-vm: 60)."
-        ),
-        epilog="""\
+EXAMPLES = """\
 examples:
   sqsocket primitives
   sqsocket primitives --profile pharo-vm --json
   sqsocket primitives --states
   sqsocket primitives --profiles
-""",
-    )
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "primitives", epilog=EXAMPLES)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--states", action="store_true", help="print the connection-status state table")
     p.add_argument(

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqsocket import ui
 from sqsocket.cliparse import EXIT_ERROR, add_commands, fail
+from sqsocket.commands.catalog import add_command
 from sqsocket.dockerharness.errors import (
     BuildFailed,
     DockerHarnessError,
@@ -46,28 +47,16 @@ PHARO_NOTE = (
 
 def register(sub: Any) -> None:
     """Add ``docker`` and its sub-commands to the ``sqsocket`` parser."""
-    docker = sub.add_parser(
-        "docker",
-        help="Smalltalk VMs in Docker containers against the Python peers",
-        description=(
-            "Make the Debian base image (debootstrap: no registry needed), build the server "
-            "and Smalltalk images, run the interop pairs in containers. Exit status 0 when "
-            "everything asked for succeeded, 1 when something failed, 2 when no Docker engine "
-            "(or SDK) is available."
-        ),
-        epilog=EXAMPLES,
-    )
+    docker = add_command(sub, "docker", epilog=EXAMPLES)
     commands = add_commands(docker, "docker_command")
 
-    base = commands.add_parser(
-        "base", help="make the Debian base image sqsocket/base:bookworm with debootstrap"
-    )
+    base = add_command(commands, "docker base")
     base.add_argument("--rebuild", action="store_true", help="make it even if it exists")
     base.add_argument("--mirror", help="Debian mirror (default: deb.debian.org)")
     base.add_argument("--timeout", type=float, default=900.0, help="seconds (default 900)")
     base.set_defaults(func=_cmd_base)
 
-    build = commands.add_parser("build", help="build (or reuse) the server and Smalltalk images")
+    build = add_command(commands, "docker build")
     _add_base_option(build)
     build.add_argument("--rebuild", action="store_true", help="build even if an image matches")
     build.add_argument("--pharo", action="store_true", help="also build the Pharo 13 image")
@@ -76,7 +65,7 @@ def register(sub: Any) -> None:
     build.add_argument("-v", "--verbose", action="store_true", help="show the build output")
     build.set_defaults(func=_cmd_build)
 
-    run = commands.add_parser("run", help="run the Docker interop pairs and print a table")
+    run = add_command(commands, "docker run")
     _add_base_option(run)
     run.add_argument("--pharo", action="store_true", help="add the Pharo 13 pairs (see note)")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds per container")

@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqsocket.cliparse import EXIT_USAGE, fail, usage_error
+from sqsocket.commands.catalog import add_command
 from sqsocket.platform.profiles import DEFAULT_PROFILE, PROFILES
 from sqsocket.ui import Progress
 
@@ -16,27 +17,25 @@ if TYPE_CHECKING:
     from sqsocket.interop.vm_run import VMCommand
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    c = sub.add_parser(
-        "conformance",
-        help="run the conformance scenarios on the emulator and the real VM, side by side",
-        description=(
-            "Run every conformance scenario (written once, as data) on the emulator and on "
-            "a real VM against the same Python peers; print the side-by-side table and the "
-            "differences. Exit 1 if any scenario differs. The VM is Debian's squeak-vm with "
-            "the built image by default; --dialect pharo runs the scenarios in Pharo's "
-            "dialect on your own Pharo VM and image (--vm, --image), --docker --pharo in the "
-            "sqsocket/pharo container."
-        ),
-        epilog="""\
+CONFORMANCE_EXAMPLES = """\
 examples:
   sqsocket conformance
   sqsocket conformance --emulator-only --profile pharo-vm --diff-only
   sqsocket conformance --scenario resolve-path-40 --scenario resolve-path-41 --repeat 3
   sqsocket conformance --trace resolve-path-40
   sqsocket conformance --dialect pharo --vm ~/pharo/pharo-vm/pharo --image ~/pharo/Pharo.image
-""",
-    )
+"""
+
+INTEROP_EXAMPLES = """\
+examples:
+  sqsocket interop
+  sqsocket interop --skip-vm --timeout 20
+  sqsocket interop --docker
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    c = add_command(sub, "conformance", epilog=CONFORMANCE_EXAMPLES)
     c.add_argument(
         "--profile",
         choices=sorted(PROFILES),
@@ -82,21 +81,7 @@ examples:
     )
     c.set_defaults(func=run_conformance_command, parser_=c)
 
-    i = sub.add_parser(
-        "interop",
-        help="the interop matrix: {emulator, squeak-vm} x Python servers, and the reverse",
-        description=(
-            "Run Smalltalk clients (the emulator, Debian's squeak-vm) against the Python servers "
-            "and Python clients against Smalltalk servers; print a table (pair, result, time). "
-            "Exit 1 on any failure."
-        ),
-        epilog="""\
-examples:
-  sqsocket interop
-  sqsocket interop --skip-vm --timeout 20
-  sqsocket interop --docker
-""",
-    )
+    i = add_command(sub, "interop", epilog=INTEROP_EXAMPLES)
     i.add_argument("--docker", action="store_true", help="add the Docker rows")
     i.add_argument("--pharo", action="store_true", help="with --docker: the Pharo rows too")
     i.add_argument("--base", help="with --docker: a locally made base image to build on")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from sqsocket.cliparse import EXIT_ERROR, EXIT_USAGE, usage_error
+from sqsocket.commands.catalog import add_command
 from sqsocket.proxy.faults import Fault, FaultError
 from sqsocket.proxy.relay import DumpError, Proxy, stream_address
 from sqsocket.proxy.spec import faults_help, parse_fault
@@ -120,15 +121,9 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``proxy`` to the top-level ``sqsocket`` parser."""
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "proxy",
-        help="a fault-injecting proxy (UDS/TCP either side): latency, slicer, stall, reset, ...",
-        description=(
-            "Relay every connection made to LISTEN to UPSTREAM, injecting the faults given "
-            "with --fault. Prints 'listening on <address>' once bound; Ctrl-C or SIGTERM "
-            "stops it and removes the socket file it made. Directions: up = client -> "
-            "upstream, down = upstream -> client, both (the default) = each of them."
-        ),
         epilog=ADDRESSES
         + "\nfaults, --fault [up|down|both:]NAME[:PARAM=VALUE,...] (repeatable):\n"
         + _wrapped_faults_help()

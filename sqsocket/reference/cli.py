@@ -18,27 +18,20 @@ from typing import Any
 
 from sqsocket import ui
 from sqsocket.cliparse import EXIT_USAGE, fail
+from sqsocket.commands.catalog import add_command
 from sqsocket.plugin import EXPORTED_PRIMITIVES
 
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "reference",
-        help="the primitive reference: one entry, the index, or regenerate docs/primitives.md",
-        description=(
-            "Print the reference entry of one primitive (its Squeak and Pharo callers, "
-            "arguments, answer, failures, state changes and signals, what differs per VM), "
-            "or the index; --write regenerates docs/primitives.md and docs/statemachine.svg "
-            "from the emulator's tables, --check tells whether they are current."
-        ),
-        epilog="""\
+EXAMPLES = """\
 examples:
   sqsocket reference
   sqsocket reference primitiveSocketSendDone
   sqsocket reference --json primitiveResolverGetAddressInfo
   sqsocket reference --check
-""",
-    )
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "reference", epilog=EXAMPLES)
     p.add_argument("name", nargs="?", help="a primitive name, e.g. primitiveSocketSendDone")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     action = p.add_mutually_exclusive_group()

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqsocket.cliparse import EXIT_ERROR, SubParsers, add_commands, usage_error
+from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
 from sqsocket.servers.address import AbstractAddress, Address, InetAddress, UnixAddress
 from sqsocket.servers.base import Server
@@ -48,12 +49,6 @@ MAX_FRAME = 1 << 30
 MAX_PAIR_TIMEOUT = 3600.0
 MAX_BUFFER = 1 << 40
 
-PYTHON_ONLY_FDPASS = (
-    "Python to Python only: the VM's SocketPlugin has no SCM_RIGHTS, so a Smalltalk client "
-    "can REGISTER (OK) but its INTRODUCE is answered 'ERR INTRODUCE needs one descriptor', "
-    "and an introduction to it arrives as the INTRO frame without the descriptor (the "
-    "kernel drops it), so the introducer sees end of stream."
-)
 PYTHON_ONLY_PEERCRED = (
     "Peer credentials come from the kernel (SO_PEERCRED): a Smalltalk client needs nothing "
     "to be checked and is served if its uid is allowed; a refused client sees its "
@@ -297,14 +292,14 @@ def _add_server(
     inet_scheme: str | None,
     own_options: Options,
     *,
-    help: str,
-    description: str | None = None,
     datagrams: bool = False,
+    fill: Mapping[str, str] | None = None,
 ) -> None:
-    """``serve NAME``: where it listens -- the Unix-domain options, and ``--tcp`` or
-    ``--udp`` as ``inet_scheme`` says (None: Unix only) --, its ``own_options``, and
-    --verbose; it runs ``make(address, ...)``."""
-    parser = kinds.add_parser(name, help=help, description=description)
+    """``serve NAME`` (its texts from the catalog, ``fill`` for its placeholders):
+    where it listens -- the Unix-domain options, and ``--tcp`` or ``--udp`` as
+    ``inet_scheme`` says (None: Unix only) --, its ``own_options``, and --verbose;
+    it runs ``make(address, ...)``."""
+    parser = add_command(kinds, f"serve {name}", fill=fill)
     where = parser.add_mutually_exclusive_group(required=True)
     _add_unix_options(parser, where, datagrams=datagrams)
     if inet_scheme is not None:
@@ -362,16 +357,7 @@ def _cmd_pair(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_ERROR
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``serve`` and its sub-commands to the top-level ``sqsocket`` parser."""
-    serve = sub.add_parser(
-        "serve",
-        help="run a Python peer: echo, dgram, netstring, pair, intro",
-        description=(
-            "Run one of the Python peers. Each prints 'listening on <address>' once bound, "
-            "serves until Ctrl-C or SIGTERM, then removes the socket file it created."
-        ),
-        epilog="""\
+EXAMPLES = """\
 examples:
   sqsocket serve echo --unix /tmp/sp
   sqsocket serve echo --tcp 127.0.0.1:0 --max-clients 100 --idle-timeout 30
@@ -381,50 +367,21 @@ examples:
   sqsocket serve dgram --unix /tmp/dgram.sock
   sqsocket serve intro --unix /tmp/intro.sock --max-clients 8
   sqsocket serve pair --message 'taco cat'
-""",
-    )
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve`` and its sub-commands to the top-level ``sqsocket`` parser."""
+    serve = add_command(sub, "serve", epilog=EXAMPLES)
     kinds = add_commands(serve, "server", "SERVER")
+    _add_server(kinds, "echo", EchoServer, "tcp", _stream_options)
+    _add_server(kinds, "dgram", DatagramEchoServer, "udp", _dgram_options, datagrams=True)
+    framings = "; ".join(f"{f.value}: {f.summary}" for f in Framing)
     _add_server(
-        kinds,
-        "echo",
-        EchoServer,
-        "tcp",
-        _stream_options,
-        help="stream echo server (Unix path, abstract name, TCP)",
-    )
-    _add_server(
-        kinds,
-        "dgram",
-        DatagramEchoServer,
-        "udp",
-        _dgram_options,
-        datagrams=True,
-        help="datagram echo server (UDP, Unix datagram)",
-    )
-    _add_server(
-        kinds,
-        "netstring",
-        NetstringServer,
-        "tcp",
-        _netstring_options,
-        help="answers each frame with the payload reversed (--framing u32|netstring|line)",
-        description=(
-            "Answer every frame with the payload's bytes reversed ('taco cat' -> 'tac ocat'). "
-            "Framings: "
-            + "; ".join(f"{f.value}: {f.summary}" for f in Framing)
-            + ". A bad frame is logged and its connection closed."
-        ),
+        kinds, "netstring", NetstringServer, "tcp", _netstring_options, fill={"framings": framings}
     )
 
-    pair = kinds.add_parser(
-        "pair",
-        help="socketpair + fork: ping/pong and a netstring round trip, printed",
-        description=(
-            "A socketpair, then fork: the parent and its child exchange ping/pong and one u32 "
-            "frame. Python to Python only: the SocketPlugin has no socketpair primitive, so no "
-            "Smalltalk peer can take part."
-        ),
-    )
+    pair = add_command(kinds, "serve pair")
     pair.add_argument(
         "--message",
         type=argtypes.utf8_text,
@@ -439,13 +396,4 @@ examples:
     )
     pair.set_defaults(func=_cmd_pair, parser_=pair)
 
-    _add_server(
-        kinds,
-        "intro",
-        IntroductionServer,
-        None,
-        _intro_options,
-        help="fd-passing introduction server (SCM_RIGHTS; Python to Python only)",
-        description="The introduction server: peers hand each other socketpair ends over "
-        "SCM_RIGHTS. " + PYTHON_ONLY_FDPASS,
-    )
+    _add_server(kinds, "intro", IntroductionServer, None, _intro_options)

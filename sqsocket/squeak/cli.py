@@ -8,31 +8,29 @@ from pathlib import Path
 from typing import TextIO
 
 from sqsocket.cliparse import add_commands, fail
+from sqsocket.commands.catalog import add_command
 from sqsocket.squeak import builder, paths, runner
+
+IMAGE_BUILD_EXAMPLES = """\
+examples:
+  sqsocket image build
+  sqsocket image build --output /tmp/sqsocket.image
+"""
+
+VM_RUN_EXAMPLES = """\
+examples (the scripts are in images/squeak/):
+  sqsocket serve echo --unix /tmp/sp &
+  sqsocket serve netstring --unix /tmp/nstr.sock &
+  sqsocket vm run images/squeak/workspace.st /tmp/sp
+  sqsocket vm run --timeout 10 images/squeak/netstring_client.st /tmp/nstr.sock
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``image`` and ``vm`` command groups."""
-    image = sub.add_parser(
-        "image",
-        help="build the headless Squeak image the real VM runs",
-        description="Build the headless image from the Mini Squeak 2.2 image.",
-    )
+    image = add_command(sub, "image")
     image_sub = add_commands(image, "image_command")
-    build = image_sub.add_parser(
-        "build",
-        help="build var/squeak/sqsocket.image",
-        description=(
-            "Rewrite the input image's file and BitBlt primitives to the named ones "
-            "squeak-vm 4.10 has and install the headless start-up (bootstrap.st, "
-            "prelude.st, SocketPrims.st, Sockets.st from images/squeak/)."
-        ),
-        epilog="""\
-examples:
-  sqsocket image build
-  sqsocket image build --output /tmp/sqsocket.image
-""",
-    )
+    build = add_command(image_sub, "image build", epilog=IMAGE_BUILD_EXAMPLES)
     build.add_argument(
         "--source",
         type=Path,
@@ -48,31 +46,9 @@ examples:
     )
     build.set_defaults(func=_cmd_image_build)
 
-    vm = sub.add_parser(
-        "vm",
-        help="run Smalltalk scripts in Debian's squeak-vm",
-        description="Run Smalltalk scripts in the real Squeak VM, headless.",
-    )
+    vm = add_command(sub, "vm")
     vm_sub = add_commands(vm, "vm_command")
-    run = vm_sub.add_parser(
-        "run",
-        help="file in a chunk-format script and exit",
-        description=(
-            "Run SCRIPT (chunk format, Squeak 2.2 dialect) in squeak-vm. Its output goes "
-            "to stdout (Transcript is stdout); ARGS are Smalltalk getSystemAttribute: 3, "
-            "4, ... Exit status: the script's (0), 143 for a Smalltalk error, 124 on "
-            "timeout, 128+N when the VM crashed with signal N (134: SIGABRT, which the VM "
-            "also ends a SIGSEGV with); a crash is reported on stderr with the signal, "
-            "after the VM's last output."
-        ),
-        epilog="""\
-examples (the scripts are in images/squeak/):
-  sqsocket serve echo --unix /tmp/sp &
-  sqsocket serve netstring --unix /tmp/nstr.sock &
-  sqsocket vm run images/squeak/workspace.st /tmp/sp
-  sqsocket vm run --timeout 10 images/squeak/netstring_client.st /tmp/nstr.sock
-""",
-    )
+    run = add_command(vm_sub, "vm run", epilog=VM_RUN_EXAMPLES)
     run.add_argument("--vm", help="squeakvm binary (default: Debian's, then PATH)")
     run.add_argument("--image", type=Path, help="headless image (default: as image build)")
     run.add_argument(

@@ -14,6 +14,7 @@ import sys
 from typing import IO
 
 from sqsocket.cliparse import usage_error
+from sqsocket.commands.catalog import add_command
 from sqsocket.tracing import PollFilter, Tracer, tracing
 
 #: The sub-commands that run on the image layer, and so can be traced.
@@ -29,18 +30,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "trace",
-        help="run 'example ...' or 'demo' with a trace of every primitive call",
-        description=(
-            "Run an image-layer command (sqsocket example ..., sqsocket demo) in this process "
-            "with a primitive trace: every call with its arguments and its answer or failure, "
-            "the socket state transitions, semaphore signals and polls, timestamped on the VM "
-            "clock. With --json and no --output, stdout carries only the JSON lines: the "
-            "command's own output goes to stderr."
-        ),
-        epilog=EXAMPLES,
-    )
+    parser = add_command(sub, "trace", epilog=EXAMPLES)
     parser.add_argument("--json", action="store_true", help="write JSON lines, not text")
     parser.add_argument(
         "--output",

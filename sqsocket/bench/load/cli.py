@@ -7,6 +7,7 @@ import json
 import sys
 
 from sqsocket.bench.load.runner import LoadSettings, format_outcome, run
+from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
 from sqsocket.servers.stream import DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER
 from sqsocket.ui import Progress
@@ -61,21 +62,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``load`` under ``sqsocket bench``."""
-    load = sub.add_parser(
-        "load",
-        help="a thousand good and abusive clients on the project's echo servers",
-        description=(
-            "Run sqsocket serve echo on a Unix path and on TCP (each in its own process) and "
-            "load each with concurrent clients in separate processes: well-behaved churn with "
-            "random sizes up to --max-size, aborts mid-transfer, clients that never read, and "
-            "client processes SIGKILLed mid-transfer. Prints clients, exchanges, bytes, "
-            "failures (a well-behaved client that did not get its exact echo), the servers' "
-            "descriptors before and after, and their peak memory against the bound their "
-            "--max-buffer sets. Exit status 0 when there were no failures, no descriptor "
-            "growth and the memory stayed within the bound; 1 otherwise."
-        ),
-        epilog=EXAMPLES,
-    )
+    load = add_command(sub, "bench load", epilog=EXAMPLES)
     load.add_argument(
         "--clients",
         type=argtypes.integer(10, MAX_CLIENTS),
