@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import TextIO
+from typing import TextIO, TypedDict, Unpack
 
 from rich import box
 from rich.console import Console
@@ -105,15 +105,19 @@ def _as_column(column: Column | str) -> Column:
     return column if isinstance(column, Column) else Column(column)
 
 
+class TableOptions(TypedDict, total=False):
+    """How a table is laid out: for which stream (default stdout: styled if a terminal)."""
+
+    stream: TextIO | None
+    show_header: bool  # default true
+
+
 def render_table(
-    columns: Sequence[Column | str],
-    rows: Iterable[Sequence[str]],
-    *,
-    stream: TextIO | None = None,
-    show_header: bool = True,
+    columns: Sequence[Column | str], rows: Iterable[Sequence[str]], **options: Unpack[TableOptions]
 ) -> str:
     """The table as text for ``stream`` (default stdout): styled if it is a terminal."""
-    target = sys.stdout if stream is None else stream
+    target = options.get("stream") or sys.stdout
+    show_header = options.get("show_header", True)
     terminal = is_terminal(target)
     specs = [_as_column(c) for c in columns]
     table = Table(
@@ -153,15 +157,11 @@ def render_table(
 
 
 def print_table(
-    columns: Sequence[Column | str],
-    rows: Iterable[Sequence[str]],
-    *,
-    stream: TextIO | None = None,
-    show_header: bool = True,
+    columns: Sequence[Column | str], rows: Iterable[Sequence[str]], **options: Unpack[TableOptions]
 ) -> None:
     """Print :func:`render_table`'s text on ``stream`` (default stdout)."""
-    target = sys.stdout if stream is None else stream
-    target.write(render_table(columns, rows, stream=target, show_header=show_header) + "\n")
+    target = options.get("stream") or sys.stdout
+    target.write(render_table(columns, rows, **options) + "\n")
     target.flush()
 
 

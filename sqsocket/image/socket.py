@@ -32,8 +32,8 @@ import os
 import struct
 import time
 import weakref
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, overload
 
 from sqsocket.image.address import SocketAddress, string_from_address
 from sqsocket.image.environment import Image
@@ -66,6 +66,20 @@ _BUFFER_SIZE = 8000
 _RECEIVE_BUFFER = 2000
 # The first field of a socket handle: int sessionID, native order.
 _SESSION = struct.Struct("=i")
+
+
+class _StatusTest:
+    """A ``Socket`` test such as ``isConnected``: is the connection status one of ``states``?"""
+
+    def __init__(self, *states: SocketStatus) -> None:
+        self.states = frozenset(int(state) for state in states)
+
+    @overload
+    def __get__(self, sock: None, owner: type[Socket]) -> _StatusTest: ...
+    @overload
+    def __get__(self, sock: Socket, owner: type[Socket]) -> bool: ...
+    def __get__(self, sock: Socket | None, owner: type[Socket]) -> _StatusTest | bool:
+        return self if sock is None else sock.connection_status() in self.states
 
 
 class _Wait(enum.Enum):
@@ -270,34 +284,15 @@ class Socket:
             return "destroyed"
         return _STATUS_STRINGS.get(self.connection_status(), "unknown socket status")
 
-    @property
-    def is_valid(self) -> bool:
-        """``isValid``: there is a handle and the plugin still knows it."""
-        return self.connection_status() != SocketStatus.INVALID
-
-    @property
-    def is_connected(self) -> bool:
-        return self.connection_status() == SocketStatus.CONNECTED
-
-    @property
-    def is_unconnected(self) -> bool:
-        return self.connection_status() == SocketStatus.UNCONNECTED
-
-    @property
-    def is_unconnected_or_invalid(self) -> bool:
-        return self.connection_status() in (SocketStatus.UNCONNECTED, SocketStatus.INVALID)
-
-    @property
-    def is_waiting_for_connection(self) -> bool:
-        return self.connection_status() == SocketStatus.WAITING_FOR_CONNECTION
-
-    @property
-    def is_other_end_closed(self) -> bool:
-        return self.connection_status() == SocketStatus.OTHER_END_CLOSED
-
-    @property
-    def is_this_end_closed(self) -> bool:
-        return self.connection_status() == SocketStatus.THIS_END_CLOSED
+    # isValid, isConnected, ...: tests of the connection status (a destroyed socket's is
+    # InvalidSocket, so each is false for it but is_unconnected_or_invalid)
+    is_valid = _StatusTest(*(st for st in SocketStatus if st != SocketStatus.INVALID))
+    is_connected = _StatusTest(SocketStatus.CONNECTED)
+    is_unconnected = _StatusTest(SocketStatus.UNCONNECTED)
+    is_unconnected_or_invalid = _StatusTest(SocketStatus.UNCONNECTED, SocketStatus.INVALID)
+    is_waiting_for_connection = _StatusTest(SocketStatus.WAITING_FOR_CONNECTION)
+    is_other_end_closed = _StatusTest(SocketStatus.OTHER_END_CLOSED)
+    is_this_end_closed = _StatusTest(SocketStatus.THIS_END_CLOSED)
 
     @property
     def socket_error(self) -> int:
@@ -757,20 +752,29 @@ class Socket:
 
     def local_socket_address(self) -> SocketAddress | None:
         """``localSocketAddress`` (new API): the bound address, None if there is none."""
-        size = int(self.image.plugin.primitiveSocketLocalAddressSize(self._handle()))
-        if size <= 0:
-            return None
-        address = SocketAddress.new(size, self.image)
-        self.image.plugin.primitiveSocketLocalAddressResult(self._handle(), address)
-        return address
+        plugin = self.image.plugin
+        return self._address(
+            plugin.primitiveSocketLocalAddressSize, plugin.primitiveSocketLocalAddressResult
+        )
 
     def remote_socket_address(self) -> SocketAddress | None:
         """``remoteSocketAddress`` (new API): the peer's address, None if there is none."""
-        size = int(self.image.plugin.primitiveSocketRemoteAddressSize(self._handle()))
-        if size <= 0:
+        plugin = self.image.plugin
+        return self._address(
+            plugin.primitiveSocketRemoteAddressSize, plugin.primitiveSocketRemoteAddressResult
+        )
+
+    def _address(
+        self,
+        size: Callable[[bytearray], int],
+        result: Callable[[bytearray, bytearray], Any],
+    ) -> SocketAddress | None:
+        """The ``xxxAddressSize`` / ``SocketAddress new:`` / ``xxxAddressResult:`` idiom."""
+        n = int(size(self._handle()))
+        if n <= 0:
             return None
-        address = SocketAddress.new(size, self.image)
-        self.image.plugin.primitiveSocketRemoteAddressResult(self._handle(), address)
+        address = SocketAddress.new(n, self.image)
+        result(self._handle(), address)
         return address
 
     def local_host_address(self) -> bytes:
@@ -784,24 +788,22 @@ class Socket:
     @property
     def local_port(self) -> int:
         """``localPort``: the old primitive (IPv4); an IPv6 socket asks its address instead."""
-        port = int(self.image.plugin.primitiveSocketLocalPort(self._handle()))
-        if port == 0:
-            port = self._port_of(self.local_socket_address())
-        return port
+        return self._port(self.image.plugin.primitiveSocketLocalPort, self.local_socket_address)
 
     @property
     def remote_port(self) -> int:
         """``remotePort``: the old primitive (IPv4); an IPv6 socket asks its address instead."""
-        port = int(self.image.plugin.primitiveSocketRemotePort(self._handle()))
-        if port == 0:
-            port = self._port_of(self.remote_socket_address())
-        return port
+        return self._port(self.image.plugin.primitiveSocketRemotePort, self.remote_socket_address)
 
-    @staticmethod
-    def _port_of(address: SocketAddress | None) -> int:
-        if address is None or address.family != AddressFamily.INET6:
-            return 0
-        return address.port
+    def _port(
+        self, old_api: Callable[[bytearray], int], address: Callable[[], SocketAddress | None]
+    ) -> int:
+        """The old API's port, or (0: not an IPv4 socket) the port of an IPv6 address."""
+        port = int(old_api(self._handle()))
+        if port != 0:
+            return port
+        sa = address()
+        return sa.port if sa is not None and sa.family == AddressFamily.INET6 else 0
 
     # -- options ---------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ import contextlib
 import struct
 import sys
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from dataclasses import dataclass
+from typing import TextIO, TypedDict, Unpack
 
 from sqsocket.image.address import SocketAddress
 from sqsocket.image.environment import Image
@@ -80,13 +81,35 @@ def _echo(sock: Socket, payload: bytes, say: Callable[[str], None], timeout: flo
     return reply
 
 
+class ExampleOptions(TypedDict, total=False):
+    """What every example takes besides where to connect and where to print."""
+
+    image: Image | None  # the image to run in (default: the default image)
+    message: str | bytes  # what to send (default DEFAULT_MESSAGE)
+    timeout: float  # bounds the connect, the send and each wait (default 5 s)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run of an example: its image, its Transcript, its payload and time-out."""
+
+    image: Image
+    say: Callable[[str], None]
+    payload: bytes
+    timeout: float
+
+    @classmethod
+    def start(cls, out: TextIO | None, options: ExampleOptions) -> _Run:
+        return cls(
+            NetNameResolver.initialize_network(image=options.get("image")),
+            _Transcript(out).show,
+            _payload(options.get("message", DEFAULT_MESSAGE)),
+            options.get("timeout", 5.0),
+        )
+
+
 def run_workspace_example(
-    path: str = DEFAULT_PATH,
-    out: TextIO | None = sys.stdout,
-    *,
-    image: Image | None = None,
-    message: str | bytes = DEFAULT_MESSAGE,
-    timeout: float = 5.0,
+    path: str = DEFAULT_PATH, out: TextIO | None = sys.stdout, **options: Unpack[ExampleOptions]
 ) -> bytes:
     """Run the workspace example against the Unix-domain socket at ``path``; answer the echo.
 
@@ -95,9 +118,8 @@ def run_workspace_example(
     Raises NameLookupFailure when there is no socket at ``path``, and the other
     network errors (ConnectionRefused, ConnectionTimedOut, ...) as they happen.
     """
-    img = NetNameResolver.initialize_network(image=image)
-    say = _Transcript(out).show
-    payload = _payload(message)
+    run = _Run.start(out, options)
+    img, say, payload, timeout = run.image, run.say, run.payload, run.timeout
 
     with img.resolver_mutex:  # the plugin keeps the lookup's answer between the calls
         say(f"getAddressInfo host '' service '{path}' flags 0 family 1 type 0 protocol 0")
@@ -147,18 +169,11 @@ def _receive_at_least(sock: Socket, count: int, timeout: float) -> bytes:
 
 
 def run_tcp_example(
-    host: str,
-    port: int,
-    out: TextIO | None = sys.stdout,
-    *,
-    image: Image | None = None,
-    message: str | bytes = DEFAULT_MESSAGE,
-    timeout: float = 5.0,
+    host: str, port: int, out: TextIO | None = sys.stdout, **options: Unpack[ExampleOptions]
 ) -> bytes:
     """The workspace example over TCP: ``Socket newTCP`` + ``connectTo: host port: port``."""
-    img = NetNameResolver.initialize_network(image=image)
-    say = _Transcript(out).show
-    payload = _payload(message)
+    run = _Run.start(out, options)
+    img, say, payload, timeout = run.image, run.say, run.payload, run.timeout
     address = NetNameResolver.address_for_name(host, timeout, image=img)
     say(
         f"addr := NetNameResolver addressForName: '{host}' -> "
@@ -172,21 +187,15 @@ def run_tcp_example(
 
 
 def run_netstring_example(
-    path: str,
-    out: TextIO | None = sys.stdout,
-    *,
-    image: Image | None = None,
-    message: str | bytes = DEFAULT_MESSAGE,
-    timeout: float = 5.0,
+    path: str, out: TextIO | None = sys.stdout, **options: Unpack[ExampleOptions]
 ) -> bytes:
     """The example against a netstring server: send a framed payload, answer the reply payload.
 
     The frame is the payload's length as a native 4-byte unsigned integer, then
     the payload; the seed's server answers with the payload reversed.
     """
-    img = NetNameResolver.initialize_network(image=image)
-    say = _Transcript(out).show
-    payload = _payload(message)
+    run = _Run.start(out, options)
+    img, say, payload, timeout = run.image, run.say, run.payload, run.timeout
     sa = NetNameResolver.address_for_socket_path(path, image=img)
     say(f"sa := getAddressInfo family 1 service '{path}' -> {sa}")
     with _closed_and_destroyed(Socket.new_ipc(image=img), say, timeout) as sock:

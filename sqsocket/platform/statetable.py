@@ -143,13 +143,13 @@ class StateChanged(VMEvent):
 _WOULD_BLOCK = errno.EWOULDBLOCK  # == EAGAIN on Linux; the C code tests EWOULDBLOCK
 
 
+# UDP and RAW sockets are born connected; every other type (TCP) unconnected
+_BORN_BY: dict[int, Event] = {SocketType.UDP: Event.CREATE_DGRAM, SocketType.RAW: Event.CREATE_RAW}
+
+
 def create_event(socket_type: int) -> Event:
     """Which row a socket is born by: UDP and RAW sockets are born connected."""
-    if socket_type == SocketType.UDP:
-        return Event.CREATE_DGRAM
-    if socket_type == SocketType.RAW:
-        return Event.CREATE_RAW
-    return Event.CREATE_STREAM
+    return _BORN_BY.get(socket_type, Event.CREATE_STREAM)
 
 
 def connect_event(err: int) -> Event:
