@@ -6,12 +6,15 @@ connected sockets to the echo peer (idle: they only exist), and at each step
 measures a 16-byte round trip on one more connection and the creation and
 destruction of an unconnected socket (with its three semaphores, for the
 emulated columns). Each row is one column and operation; its baseline is the
-figure with 10 sockets open, so a ratio below 1 is the slowdown.
+figure with 10 sockets open, so a ratio below 1 is the slowdown. After each
+step's sockets are opened a full garbage collection runs, so the figures measure
+the steady state rather than the collector's first pass over the new objects.
 RLIMIT_NOFILE is raised to the hard limit first.
 """
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 from collections.abc import Callable
@@ -109,6 +112,10 @@ def _measure_column(
             progress.say(f"growth: {label}, {count} sockets open")
             while len(harness.idle) < count:
                 harness.idle.append(harness.open_idle())
+            # The sockets just opened are young objects: the collector's first full pass
+            # over them (tens of ms with 5,000 image Sockets) would land in whichever
+            # repetition comes next. Collect now, so every figure is the steady state.
+            gc.collect()
             for op, run in (("rt", harness.round_trips), ("create", harness.create_destroy)):
                 calls = stats.calibrate(run, settings.target)
                 sample = stats.rate_sample(run, calls, settings.reps)
