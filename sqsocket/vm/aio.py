@@ -75,7 +75,6 @@ class _Entry:
 
     sock: socket.socket
     fd: int
-    born: int  # Aio.generation when made: events older than the entry are not its own
     data: Any = None  # clientData[fd]
     enabled: bool = False  # FD_ISSET(fd, &fdMask)
     mask: int = 0  # rdMask/wrMask/exMask bits
@@ -101,8 +100,6 @@ class Aio:
         self._max_fd = 0  # maxFd: 1 + the highest enabled descriptor
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
-        # Raised by every new entry (its identity for traces).
-        self.generation = 0
         #: Raised by every primitive and every handler run: a poll whose wait saw it
         #: change re-checks its events (see poll()).
         self.epoch = 0
@@ -283,9 +280,8 @@ class Aio:
         old = self._entries.get(fd)
         if old is not None:
             self._release(old, fd)
-        self.generation += 1
         self._unenabled += 1
-        entry = _Entry(sock, fd, self.generation)
+        entry = _Entry(sock, fd)
         self._entries[fd] = entry
         return entry
 
