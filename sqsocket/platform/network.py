@@ -117,15 +117,21 @@ class Network:
         self.session = 0
         self.resolver_sema = 0
         for pss in list(self.sockets.values()):
-            for sock in (pss.sock, pss.accepted):
-                if sock is not None:
-                    self.aio.disable(sock)
-                    sock.close()
-            pss.sock = None
-            pss.accepted = None
+            self.release(pss)
         # The C code frees nothing here; the structures stay reachable from stale
         # handles only through the session check, which now fails for all of them.
         self.sockets.clear()
+
+    def release(self, pss: PrivateSocket) -> None:
+        """Disable and close both descriptors of a socket structure that is going away.
+
+        Its own, and a connection its listener accepted that was never taken.
+        """
+        for sock in (pss.sock, pss.accepted):
+            if sock is not None:
+                self.aio.disable(sock)
+                sock.close()
+        pss.sock = pss.accepted = None
 
     # -- handles ------------------------------------------------------------------
 

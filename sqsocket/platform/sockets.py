@@ -785,11 +785,7 @@ class Sockets:
             if pss.sock is not None:
                 self._abort(pss)
         finally:
-            for sock in (pss.sock, pss.accepted):
-                if sock is not None:
-                    self.aio.disable(sock)
-                    sock.close()
-            pss.sock = pss.accepted = None
+            self.net.release(pss)
             self.net.sockets.pop(pss.ptr, None)
             self.net.clear_pointer(handle)
 
