@@ -797,12 +797,8 @@ class Sockets:
         assert sock is not None and sock.fileno() == fd, "acceptHandler on a foreign descriptor"
         if flags & AioFlag.X:
             # "error during listen()"
-            self.aio.disable(sock)
             pss.error = self._socket_error(sock)
-            sock.close()
-            pss.sock = None
-            self.net.fprintf("acceptHandler: aborting server\n")
-            self._apply(pss, Event.ACCEPT_ERROR)
+            self._abort_server(pss, sock, Event.ACCEPT_ERROR)
             return
         try:
             newsock, _addr = sock.accept()
@@ -815,11 +811,7 @@ class Sockets:
                 return
             pss.error = err
             self.net.perror("acceptHandler")
-            self.aio.disable(sock)
-            sock.close()
-            pss.sock = None
-            self.net.fprintf("acceptHandler: aborting server\n")
-            self._apply(pss, event)
+            self._abort_server(pss, sock, event)
             return
         event = accept_event(False, None, pss.multi_listen)
         self._set_linger(newsock, True)
@@ -836,6 +828,14 @@ class Sockets:
             pss.sock = newsock
             self.aio.enable(newsock, pss)
         assert event is not None
+        self._apply(pss, event)
+
+    def _abort_server(self, pss: PrivateSocket, sock: socket.socket, event: Event) -> None:
+        """acceptHandler gives up on a listener: its descriptor closed, the error row applied."""
+        self.aio.disable(sock)
+        sock.close()
+        pss.sock = None
+        self.net.fprintf("acceptHandler: aborting server\n")
         self._apply(pss, event)
 
     def _connect_handler(self, fd: int, data: object, flags: AioFlag) -> None:
