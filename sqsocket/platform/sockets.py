@@ -78,6 +78,11 @@ _SIN_PORT = slice(2, 4)
 _SIN_ADDR = slice(4, 8)
 
 
+def _sockaddr_in_of(address: int, port: int) -> bytes:
+    """The old API's ``struct sockaddr_in`` for an IPv4 address given as an int and a port."""
+    return sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
+
+
 def _sockaddr_in_field(sa: bytes | None, field: slice) -> int:
     """A sockaddr_in's port or address as the old API reads it: 0 unless it is AF_INET."""
     if sa is None or len(sa) < field.stop or sa[:2] != _AF_INET:
@@ -347,7 +352,7 @@ class Sockets:
         if backlog > 1 and socket_type != SocketType.TCP:
             raise PlatformFailure("only TCP sockets have a backlog (> 1)")
         pss.multi_listen = backlog > 1
-        sa = sockaddr_in(socket.inet_ntoa(interface.to_bytes(4, "big")), port)
+        sa = _sockaddr_in_of(interface, port)
         self._call(pss, libc.bind, sa)
         if socket_type == SocketType.TCP:
             self._start_listening(pss, backlog)
@@ -376,16 +381,16 @@ class Sockets:
     def bind_to_port(self, handle: bytes | bytearray, address: int, port: int) -> None:
         """``sqSocketBindToPort``."""
         _type, pss = self.net.socket_of(handle)
-        sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
-        err = self._call(pss, libc.bind, sa)
-        if err:
-            pss.error = err
-            raise PlatformFailure(f"bind() failed: {os.strerror(err)} ({err})")
+        sa = _sockaddr_in_of(address, port)
+        self._bind(pss, sa)
 
     def bind_to(self, handle: bytes | bytearray, address: bytes | bytearray) -> None:
         """``sqSocketBindToAddressSize``."""
         _type, pss = self.net.socket_of(handle)
-        sockaddr = self.net.check_address(address)
+        self._bind(pss, self.net.check_address(address))
+
+    def _bind(self, pss: PrivateSocket, sockaddr: bytes) -> None:
+        """The bind primitives' ``bind()``: a failure is kept as the socket's error."""
         err = self._call(pss, libc.bind, sockaddr)
         if err:
             pss.error = err
@@ -404,7 +409,7 @@ class Sockets:
         """``sqSocketConnectToPort``: TCP opens a connection, UDP sets the default peer."""
         self.net.require_socket_access()
         socket_type, pss = self.net.socket_of(handle)
-        sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
+        sa = _sockaddr_in_of(address, port)
         self._connect(socket_type, pss, sa, "sqConnectToPort")
 
     def connect_to(self, handle: bytes | bytearray, address: bytes | bytearray) -> None:
@@ -605,7 +610,7 @@ class Sockets:
         socket_type, pss = self.net.socket_of(handle)
         if socket_type == SocketType.TCP:
             raise PlatformFailure("sendUDPData on a TCP socket")
-        sa = sockaddr_in(socket.inet_ntoa(address.to_bytes(4, "big")), port)
+        sa = _sockaddr_in_of(address, port)
         pss.notified_writable = False
         try:
             return libc.sendto(self._fd(pss), data, sa)
