@@ -78,6 +78,9 @@ SocketAddressLayout = Struct(
 # struct formats do the same in ~0.2 us (tests check that the two always agree).
 HANDLE_STRUCT = struct.Struct("=iiQ")
 HEADER_STRUCT = struct.Struct("=ii")
+# SockaddrInLayout after its native-order family: port and address in network order, zeros
+_SIN_FAMILY = struct.pack("=H", socket.AF_INET)
+_SIN_REST = struct.Struct("!H4s8x")
 assert HANDLE_STRUCT.size == SOCKET_HANDLE_SIZE
 assert HEADER_STRUCT.size == ADDRESS_HEADER_SIZE
 
@@ -140,9 +143,9 @@ def sockaddr_un(path: bytes, full: bool = True) -> bytes:
 
 
 def sockaddr_in(host: str, port: int) -> bytes:
-    return bytes(
-        SockaddrInLayout.build({"sin_port": port & 0xFFFF, "sin_addr": socket.inet_aton(host)})
-    )
+    """A ``struct sockaddr_in`` as ``SockaddrInLayout`` builds it (by struct: old-API
+    primitives such as the UDP send build one on every call)."""
+    return _SIN_FAMILY + _SIN_REST.pack(port & 0xFFFF, socket.inet_aton(host))
 
 
 def sockaddr_in6(host: str, port: int, flowinfo: int = 0, scope_id: int = 0) -> bytes:
