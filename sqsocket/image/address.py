@@ -8,14 +8,16 @@ The image treats it as opaque bytes and asks the plugin about it: its port
 (``primGetNameInfo:flags:``). It is a ``bytearray`` subclass because the plugin
 writes into it, exactly as it writes into the ByteArray in the image.
 
-Also the two dotted-decimal conversions the image's classes share
-(``NetNameResolver addressFromString:`` / ``stringFromAddress:``).
+Also what the image's classes share: the two dotted-decimal conversions
+(``NetNameResolver addressFromString:`` / ``stringFromAddress:``) and the
+``xxxSize`` / ``xxxResult:`` reading of a String the plugin answers.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from sqsocket.image.environment import Image
@@ -55,6 +57,14 @@ def address_from_string(text: str) -> bytes | None:
 def string_from_address(address: bytes | Any) -> str:
     """``stringFromAddress:``: 4 bytes in dotted decimal."""
     return ".".join(str(b) for b in bytes(address))
+
+
+def read_sized(size: Callable[[], Any], result: Callable[[bytearray], Any]) -> str:
+    """The ``xxxSize`` / ``String new: size`` / ``xxxResult:`` idiom: the String the
+    plugin fills in, as text (surrogate escapes keep undecodable bytes)."""
+    buf = bytearray(int(size()))
+    result(buf)
+    return buf.decode("utf-8", "surrogateescape")
 
 
 def text_bytes(value: str | bytes) -> bytes:
@@ -215,14 +225,15 @@ class SocketAddress(bytearray):
         image = self._image()
         with image.resolver_mutex:
             image.plugin.primitiveResolverGetNameInfo(self, flags)
-            host = bytearray(image.plugin.primitiveResolverGetNameInfoHostSize())
-            image.plugin.primitiveResolverGetNameInfoHostResult(host)
-            service = bytearray(image.plugin.primitiveResolverGetNameInfoServiceSize())
-            image.plugin.primitiveResolverGetNameInfoServiceResult(service)
-        return (
-            host.decode("utf-8", "surrogateescape"),
-            service.decode("utf-8", "surrogateescape"),
-        )
+            host = read_sized(
+                image.plugin.primitiveResolverGetNameInfoHostSize,
+                image.plugin.primitiveResolverGetNameInfoHostResult,
+            )
+            service = read_sized(
+                image.plugin.primitiveResolverGetNameInfoServiceSize,
+                image.plugin.primitiveResolverGetNameInfoServiceResult,
+            )
+        return host, service
 
     @property
     def host_number(self) -> str:

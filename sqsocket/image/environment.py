@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sqsocket import tracing
 from sqsocket.closing import Closing
@@ -93,18 +93,6 @@ class Image(Closing):
         """``Semaphore new`` registered as an external object: the semaphore and its index."""
         sema = Semaphore(name)
         return sema, self.register_external_object(sema)
-
-    def primitive(self, name: str, *args: Any) -> Any:
-        """``<primitive: 'name' module: 'SocketPlugin'>``: call the primitive named ``name``.
-
-        A failure (the method's ``self primitiveFailed``) raises
-        :class:`~sqsocket.image.exceptions.SocketPrimitiveFailed`, which is still a
-        :class:`~sqsocket.errors.PrimitiveFailed`.
-        """
-        try:
-            return self.plugin.lookup(name)(*args)
-        except PrimitiveFailed as exc:
-            raise SocketPrimitiveFailed(exc.primitive, exc.reason) from exc
 
     # -- the network ------------------------------------------------------------------
 

@@ -21,10 +21,8 @@ assume it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-from sqsocket.image.address import SocketAddress
+from sqsocket.image.address import SocketAddress, read_sized
 from sqsocket.image.address import address_from_string as _address_from_string
 from sqsocket.image.address import string_from_address as _string_from_address
 from sqsocket.image.addressinfo import SocketAddressInformation
@@ -34,13 +32,6 @@ from sqsocket.image.resolverprims import ResolverPrimitives
 from sqsocket.platform.constants import AddressFamily, AddressProtocol, AddressType
 
 __all__ = ["NetNameResolver"]
-
-
-def _read_sized(size: Callable[[], Any], result: Callable[[bytearray], Any]) -> str:
-    """The ``xxxSize`` / ``String new: size`` / ``xxxResult:`` idiom."""
-    buf = bytearray(int(size()))
-    result(buf)
-    return buf.decode("utf-8", "surrogateescape")
 
 
 class NetNameResolver(ResolverPrimitives):
@@ -145,7 +136,7 @@ class NetNameResolver(ResolverPrimitives):
     def host_name(cls, *, image: Image | None = None) -> str:
         """``primHostNameSize`` + ``primHostNameResult:``: gethostname() (new API)."""
         img = cls.initialize_network(image=image)
-        return _read_sized(
+        return read_sized(
             img.plugin.primitiveResolverHostNameSize, img.plugin.primitiveResolverHostNameResult
         )
 

@@ -35,7 +35,12 @@ from collections.abc import Callable
 from sqsocket.image.environment import Image
 from sqsocket.image.exceptions import InvalidSocketStatus, NetworkError
 from sqsocket.image.socket import Socket
-from sqsocket.servers.paths import BoundPath, SocketPathError, probe_listener
+from sqsocket.servers.paths import (
+    BoundPath,
+    SocketPathError,
+    probe_listener,
+    unlink_examined_socket,
+)
 
 __all__ = ["UnixServer", "echo"]
 
@@ -96,23 +101,13 @@ class UnixServer:
         # A plain connect, not the image's resolver: squeak-4.10's cannot see a socket
         # at a 4n-byte path (quirk 1), and a live peer's file would be unlinked.
         try:
-            live = probe_listener(self.path)
+            if probe_listener(self.path):
+                raise NetworkError(f"{self.path} is in use: a server answers there")
+            if not self.replace_stale:
+                raise NetworkError(f"{self.path} is a stale socket file (replace_stale is off)")
+            unlink_examined_socket(self.path, st)
         except SocketPathError as exc:
             raise NetworkError(str(exc)) from exc
-        if live:
-            raise NetworkError(f"{self.path} is in use: a server answers there")
-        if not self.replace_stale:
-            raise NetworkError(f"{self.path} is a stale socket file (replace_stale is off)")
-        try:
-            again = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino):
-            raise NetworkError(f"{self.path} changed while it was being checked; not touching it")
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
 
     def _listen(self) -> Socket:
         sock = Socket.listen_on_path(self.path, self.backlog, image=self.image)

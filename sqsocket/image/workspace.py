@@ -28,7 +28,6 @@ import contextlib
 import struct
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TextIO, TypedDict, Unpack
 
 from sqsocket.image.address import SocketAddress
@@ -89,23 +88,17 @@ class ExampleOptions(TypedDict, total=False):
     timeout: float  # bounds the connect, the send and each wait (default 5 s)
 
 
-@dataclass(frozen=True)
-class _Run:
-    """One run of an example: its image, its Transcript, its payload and time-out."""
-
-    image: Image
-    say: Callable[[str], None]
-    payload: bytes
-    timeout: float
-
-    @classmethod
-    def start(cls, out: TextIO | None, options: ExampleOptions) -> _Run:
-        return cls(
-            NetNameResolver.initialize_network(image=options.get("image")),
-            _Transcript(out).show,
-            _payload(options.get("message", DEFAULT_MESSAGE)),
-            options.get("timeout", 5.0),
-        )
+def _start(
+    out: TextIO | None, options: ExampleOptions
+) -> tuple[Image, Callable[[str], None], bytes, float]:
+    """One run of an example: its (network-initialized) image, its Transcript, its
+    payload and its time-out."""
+    return (
+        NetNameResolver.initialize_network(image=options.get("image")),
+        _Transcript(out).show,
+        _payload(options.get("message", DEFAULT_MESSAGE)),
+        options.get("timeout", 5.0),
+    )
 
 
 def run_workspace_example(
@@ -118,8 +111,7 @@ def run_workspace_example(
     Raises NameLookupFailure when there is no socket at ``path``, and the other
     network errors (ConnectionRefused, ConnectionTimedOut, ...) as they happen.
     """
-    run = _Run.start(out, options)
-    img, say, payload, timeout = run.image, run.say, run.payload, run.timeout
+    img, say, payload, timeout = _start(out, options)
 
     with img.resolver_mutex:  # the plugin keeps the lookup's answer between the calls
         say(f"getAddressInfo host '' service '{path}' flags 0 family 1 type 0 protocol 0")
@@ -172,8 +164,7 @@ def run_tcp_example(
     host: str, port: int, out: TextIO | None = sys.stdout, **options: Unpack[ExampleOptions]
 ) -> bytes:
     """The workspace example over TCP: ``Socket newTCP`` + ``connectTo: host port: port``."""
-    run = _Run.start(out, options)
-    img, say, payload, timeout = run.image, run.say, run.payload, run.timeout
+    img, say, payload, timeout = _start(out, options)
     address = NetNameResolver.address_for_name(host, timeout, image=img)
     say(
         f"addr := NetNameResolver addressForName: '{host}' -> "
@@ -194,8 +185,7 @@ def run_netstring_example(
     The frame is the payload's length as a native 4-byte unsigned integer, then
     the payload; the seed's server answers with the payload reversed.
     """
-    run = _Run.start(out, options)
-    img, say, payload, timeout = run.image, run.say, run.payload, run.timeout
+    img, say, payload, timeout = _start(out, options)
     sa = NetNameResolver.address_for_socket_path(path, image=img)
     say(f"sa := getAddressInfo family 1 service '{path}' -> {sa}")
     with _closed_and_destroyed(Socket.new_ipc(image=img), say, timeout) as sock:

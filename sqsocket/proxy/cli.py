@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from sqsocket.cliparse import EXIT_ERROR, EXIT_USAGE, usage_error
+from sqsocket.cliparse import EXIT_USAGE, fail, usage_error
 from sqsocket.commands.catalog import add_command
 from sqsocket.proxy.faults import Fault, FaultError
 from sqsocket.proxy.relay import DumpError, Proxy, stream_address
@@ -94,13 +94,13 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         try:
             proxy.bind()
         except DumpError as exc:
-            print(f"sqsocket proxy: {exc.strerror}", file=sys.stderr)
+            status = fail("proxy", exc.strerror)
             proxy.stop()
-            return EXIT_ERROR
+            return status
         except (SocketPathError, OSError, ValueError) as exc:
-            print(f"sqsocket proxy: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+            status = fail("proxy", f"cannot listen on {args.listen}: {exc}")
             proxy.stop()
-            return EXIT_ERROR
+            return status
         print(proxy.ready_line, flush=True)
         print(
             f"proxying {proxy.url} -> {proxy.upstream.describe()}; faults: "

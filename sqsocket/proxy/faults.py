@@ -128,6 +128,15 @@ def _check(name: str, kind: str, value: Any) -> None:
         raise FaultError(f"{name} must be at least 1 byte/s, not {value}")
 
 
+def param_text(kind: str, value: Any) -> str:
+    """A parameter's value as ``--fault`` text: ``true``/``false``, ``5`` for 5.0, else str()."""
+    if kind == FLAG:
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Fault:
     """Base of every fault: checks each parameter against its kind."""
@@ -158,13 +167,7 @@ class Fault:
             value = getattr(self, pname)
             if value is None or value == default:
                 continue
-            if kind == FLAG:
-                text = "true" if value else "false"
-            elif isinstance(value, float) and value.is_integer():
-                text = str(int(value))
-            else:
-                text = str(value)
-            values.append(f"{pname}={text}")
+            values.append(f"{pname}={param_text(kind, value)}")
         prefix = f"{self.direction.value}:" if isinstance(self, DirectionFault) else ""
         return prefix + self.name + (":" + ",".join(values) if values else "")
 

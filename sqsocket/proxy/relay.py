@@ -290,12 +290,6 @@ class Proxy(Server):
         """No faults: a transparent relay from now on."""
         self.set_faults(())
 
-    def _wake(self) -> None:
-        wake = self._wake_w
-        if wake is not None:
-            with contextlib.suppress(OSError):
-                wake.send(b"\0")
-
     # -- observing, from any thread ----------------------------------------------------
 
     def connections(self) -> list[LinkInfo]:

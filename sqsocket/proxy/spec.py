@@ -34,6 +34,7 @@ from sqsocket.proxy.faults import (
     DirectionFault,
     Fault,
     FaultError,
+    param_text,
 )
 
 __all__ = ["faults_help", "parse_fault"]
@@ -115,18 +116,10 @@ def faults_help() -> str:
         prefix = "[up|down|both:]" if issubclass(cls, DirectionFault) else ""
         params = []
         for pname, kind, help_text, default in cls.params():
-            shown = "" if default in (MISSING, None) else f", default {_default(kind, default)}"
+            shown = "" if default in (MISSING, None) else f", default {param_text(kind, default)}"
             params.append(f"      {pname}={_UNITS[kind].upper()}: {help_text}{shown}")
         summary = " ".join((cls.__doc__ or "").replace("``", "").split())
         lines.append(f"  {prefix}{name}")
         lines.append(f"      {summary}")
         lines.extend(params)
     return "\n".join(lines)
-
-
-def _default(kind: str, default: Any) -> str:
-    if kind == FLAG:
-        return "true" if default else "false"
-    if isinstance(default, float) and default.is_integer():
-        return str(int(default))
-    return str(default)

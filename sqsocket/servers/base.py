@@ -354,6 +354,10 @@ class Server:
     def request_stop(self) -> None:
         """Ask the loop to end; safe from signal handlers and any thread, never blocks."""
         self._stop_requested.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake the loop from any thread (or a signal handler), never blocking."""
         wake = self._wake_w
         if wake is not None:
             # A full wake buffer already guarantees a wake-up; a closed one means the

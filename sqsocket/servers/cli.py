@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from sqsocket.cliparse import EXIT_ERROR, SubParsers, add_commands, usage_error
+from sqsocket.cliparse import EXIT_ERROR, SubParsers, add_commands, fail, usage_error
 from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
 from sqsocket.servers.address import AbstractAddress, Address, InetAddress, UnixAddress
@@ -65,9 +65,9 @@ def run_server(server: Server) -> int:
             server.bind()
         except (SocketPathError, OSError, ValueError) as exc:
             where = server.requested_address.describe(server.kind)
-            print(f"sqsocket serve: cannot listen on {where}: {exc}", file=sys.stderr)
+            status = fail("serve", f"cannot listen on {where}: {exc}")
             server.stop()
-            return EXIT_ERROR
+            return status
         print(server.ready_line, flush=True)
         server.serve_forever()
     print(f"stopped {server.url}{_queue_summary(server)}", file=sys.stderr, flush=True)

@@ -38,6 +38,7 @@ __all__ = [
     "check_path_length",
     "prepare_socket_path",
     "probe_listener",
+    "unlink_examined_socket",
 ]
 
 #: Bytes of ``sun_path`` usable for a path on Linux: 108 minus the terminating NUL.
@@ -133,13 +134,22 @@ def prepare_socket_path(path: str) -> bool:
         )
     if probe_listener(path):
         raise SocketPathError(f"{path} is in use: another process is listening on it")
-    # Between the lstat and here another process may have put something else at the
-    # path; only unlink if it is still the very socket file we examined.
+    return unlink_examined_socket(path, st)
+
+
+def unlink_examined_socket(path: str, examined: os.stat_result) -> bool:
+    """Unlink the stale socket file ``examined`` (its ``lstat``); True if it was removed.
+
+    Between that ``lstat`` and now another process may have put something else at
+    the path: only the very socket file examined is unlinked, anything else raises
+    :class:`SocketPathError` and is left alone; a path gone meanwhile answers False.
+    """
     try:
         again = os.lstat(path)
     except FileNotFoundError:
         return False
-    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISSOCK(again.st_mode):
+    same = (again.st_dev, again.st_ino) == (examined.st_dev, examined.st_ino)
+    if not same or not stat.S_ISSOCK(again.st_mode):
         raise SocketPathError(f"{path} changed while it was being checked; not touching it")
     try:
         os.unlink(path)
