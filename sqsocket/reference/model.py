@@ -13,14 +13,13 @@ import inspect
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from sqsocket.interop.dsl import Call
 from sqsocket.interop.scenarios import SCENARIOS
 from sqsocket.platform.profiles import PROFILES, Evidence, Profile
 from sqsocket.platform.statetable import TABLE, Event, Transition
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES, SocketPlugin
-from sqsocket.reference.facts import FACTS, FLAG_EFFECTS, HANDLE, HANDLERS
+from sqsocket.reference.facts import FACTS, FLAG_EFFECTS, HANDLE
 from sqsocket.squeak import paths
 
 COMMON_FAILURES = ("a wrong number of arguments, or an argument of the wrong kind",)
@@ -225,12 +224,3 @@ def entries() -> list[Entry]:
 
 def evidence_legend() -> list[tuple[str, str]]:
     return [(e.name.lower(), e.value) for e in Evidence]
-
-
-def handlers() -> tuple[str, ...]:
-    return HANDLERS
-
-
-def repository_root() -> Path:
-    """The checkout this package lives in (docs/ and README.md are there)."""
-    return Path(__file__).resolve().parents[2]
