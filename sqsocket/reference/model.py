@@ -19,7 +19,7 @@ from sqsocket.interop.scenarios import SCENARIOS
 from sqsocket.platform.profiles import PROFILES, Evidence, Profile
 from sqsocket.platform.statetable import TABLE, Event, Transition
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES, SocketPlugin
-from sqsocket.reference.facts import FACTS, FLAG_EFFECTS, HANDLE
+from sqsocket.reference.facts import FACTS, FLAG_EFFECTS, HANDLE, SQUEAK_SELECTORS_FILE
 from sqsocket.squeak import paths
 
 COMMON_FAILURES = ("a wrong number of arguments, or an argument of the wrong kind",)
@@ -127,8 +127,8 @@ def profile_value(prof: Profile, flag: str, value: str | None = None) -> Profile
 
 @cache
 def squeak_selectors() -> dict[str, tuple[str, ...]]:
-    """Primitive name → the Squeak methods that call it (``images/squeak/SocketPrims.st``)."""
-    text = (paths.smalltalk_dir() / "SocketPrims.st").read_text(encoding="latin-1")
+    """Primitive name → the Squeak methods that call it (:data:`.facts.SQUEAK_SELECTORS_FILE`)."""
+    text = (paths.repo_root() / SQUEAK_SELECTORS_FILE).read_text(encoding="latin-1")
     found: dict[str, list[str]] = {}
     for selector, prim in re.findall(r"#([A-Za-z][\w:]*)\s+#(primitive\w+)", text):
         found.setdefault(prim, []).append(f"SqSocketPlugin class>>{selector}")
