@@ -26,6 +26,7 @@ from sqsocket.dockerharness.errors import (
     DockerHarnessError,
     DockerSDKMissing,
     NoEngine,
+    first_line,
 )
 
 EXAMPLES = """\
@@ -211,10 +212,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _first(exc: BaseException) -> str:
-    if isinstance(exc, BuildFailed):
-        return exc.summary
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return exc.summary if isinstance(exc, BuildFailed) else first_line(exc)
 
 
 def _table(first: str, rows: Sequence[tuple[str, str, str, str]]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqsocket.dockerharness.build import build_image
 from sqsocket.dockerharness.contexts import pharo_context
 from sqsocket.dockerharness.engine import connect, has_cli
-from sqsocket.dockerharness.errors import DockerHarnessError
+from sqsocket.dockerharness.errors import DockerHarnessError, first_line
 from sqsocket.interop.vm_run import VMCommand, VMUnavailable, docker_pharo_command
 
 
@@ -27,9 +27,8 @@ def pharo_container_command(base: str | None = None) -> VMCommand:
     try:
         built = build_image(client, pharo_context(), base=base)
     except DockerHarnessError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VMUnavailable(
-            f"the Pharo image could not be had ({first}); it needs internet to build "
+            f"the Pharo image could not be had ({first_line(exc)}); it needs internet to build "
             "(get.pharo.org)"
         ) from None
     finally:

@@ -10,6 +10,12 @@ def _with_tail(text: str, heading: str, tail: str) -> str:
     return f"{text}\n--- {heading} ---\n{tail}" if tail else text
 
 
+def first_line(exc: BaseException | str) -> str:
+    """The first line of a message, for a table cell (the class name when it is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class DockerHarnessError(Exception):
     """Base class: anything that stops a Docker interop run."""
 

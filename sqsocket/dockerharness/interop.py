@@ -40,7 +40,7 @@ from sqsocket.dockerharness.contexts import (
     squeak_context,
 )
 from sqsocket.dockerharness.engine import connect, docker_sdk, image_exists
-from sqsocket.dockerharness.errors import BuildFailed, DockerHarnessError, NoImage
+from sqsocket.dockerharness.errors import BuildFailed, DockerHarnessError, NoImage, first_line
 from sqsocket.dockerharness.peers import (
     PeerError,
     echo_round_trip,
@@ -186,9 +186,7 @@ def _all_failed(report: DockerReport, pairs: tuple[str, ...], exc: Exception) ->
 
 
 def _one_line(exc: BaseException | str, limit: int = 160) -> str:
-    if isinstance(exc, BuildFailed):
-        exc = exc.summary
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc.summary if isinstance(exc, BuildFailed) else exc)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

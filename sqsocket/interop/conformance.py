@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 from sqsocket import ui
 from sqsocket.interop.dsl import Scenario
-from sqsocket.interop.emulator_run import EmulatorRunner, Lines
+from sqsocket.interop.emulator_run import EmulatorRunner, Lines, StepHook
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.interop.record import normalize
 from sqsocket.interop.scenarios import SCENARIOS
 from sqsocket.platform.profiles import DEFAULT_PROFILE, Profile, get_profile
+from sqsocket.vm.events import Observer
 
 
 @dataclass
@@ -159,14 +160,28 @@ def _step_key(step: str) -> tuple[int, str]:
 VMRun = Callable[[Fixture, Sequence[Scenario]], SideResult]
 
 
-def run_emulator(fx: Fixture, profile: Profile, scenarios: Sequence[Scenario]) -> SideResult:
-    """One emulator run: one emulated VM, every scenario in order."""
+def run_emulator(
+    fx: Fixture,
+    profile: Profile,
+    scenarios: Sequence[Scenario],
+    *,
+    observer: Observer | None = None,
+    on_step: StepHook | None = None,
+    before_close: Callable[[], None] | None = None,
+) -> SideResult:
+    """One emulator run: one emulated VM, every scenario in order.
+
+    ``observer`` and ``on_step`` go to the :class:`EmulatorRunner`; ``before_close`` is
+    called when the scenarios are over (or failed), just before the VM is closed.
+    """
     t0 = time.monotonic()
-    runner = EmulatorRunner(fx, profile)
+    runner = EmulatorRunner(fx, profile, observer=observer, on_step=on_step)
     try:
         outcome = runner.run(scenarios)
         session = runner.session
     finally:
+        if before_close is not None:
+            before_close()
         runner.close()
     return SideResult(
         "emulator", session, outcome.lines, time.monotonic() - t0, broken=outcome.broken

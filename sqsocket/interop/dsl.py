@@ -210,6 +210,11 @@ class Expect:
     value: int = 0
     why: str = ""
 
+    @property
+    def reason(self) -> str:
+        """What ``@@broken`` says when the comparison fails: ``why``, or the comparison."""
+        return self.why or f"{self.name} {self.op.value} {self.value}"
+
 
 @dataclass(frozen=True)
 class Peer:

@@ -187,7 +187,7 @@ class EmulatorRunner:
             elif isinstance(step, dsl.Expect):
                 ok = expect_holds(step.op, step.name in env, env.get(step.name), step.value)
                 if not ok:
-                    self._broken(i, step.why or f"{step.name} {step.op.value} {step.value}")
+                    self._broken(i, step.reason)
             elif isinstance(step, dsl.Peer):
                 self._print()  # '@@peer ...': then the VM blocks reading stdin
                 self.fx.peer(step.action, step.target, step.data, step.ms)

@@ -144,8 +144,7 @@ def _step(i: int, step: dsl.Step, fx: Fixture) -> str:
         show = _AWAIT_SHOW[step.show]
         return f"(awaitdata {i} {s(step.handle)} {s(step.sema)} {step.ms} {s(step.expect)} {show})"
     if isinstance(step, dsl.Expect):
-        why = step.why or f"{step.name} {step.op.value} {step.value}"
-        return f"(expect {i} {s(step.name)} {s(step.op.value)} {step.value} {s(why)})"
+        return f"(expect {i} {s(step.name)} {s(step.op.value)} {step.value} {s(step.reason)})"
     if isinstance(step, dsl.Peer):
         return f"(peer {i} {s(step.action)} {s(peer_argument(step, fx))})"
     raise TypeError(f"unknown step {step!r}")

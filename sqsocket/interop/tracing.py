@@ -12,14 +12,12 @@ sides recorded for it (normalized, as the conformance table shows them).
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqsocket.interop.conformance import Report, SideResult, VMRun
+from sqsocket.interop.conformance import Report, VMRun, run_emulator
 from sqsocket.interop.dsl import Buf, Bytes, Call, Path, Port, Scenario, Sema, Step, Str, Var
-from sqsocket.interop.emulator_run import EmulatorRunner
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.platform.profiles import Profile, get_profile
 from sqsocket.tracing import PollFilter, TextFormatter, TraceEntry, Tracer
@@ -177,20 +175,23 @@ def trace_scenario(
         steps.append(StepTrace(number, describe_step(step)))
         sink = steps[-1].entries
 
+    def on_teardown() -> None:
+        nonlocal sink
+        tracer.flush()
+        sink = teardown
+
     with Fixture() as fx:
-        t0 = time.monotonic()
-        runner = EmulatorRunner(fx, prof, observer=tracer.record, on_step=on_step)
         try:
-            outcome = runner.run([scenario])
-            session = runner.session
+            emulator = run_emulator(
+                fx,
+                prof,
+                [scenario],
+                observer=tracer.record,
+                on_step=on_step,
+                before_close=on_teardown,
+            )
         finally:
-            tracer.flush()
-            sink = teardown
-            runner.close()
             tracer.close()
-        emulator = SideResult(
-            "emulator", session, outcome.lines, time.monotonic() - t0, broken=outcome.broken
-        )
         fx.reset_paths()
         vm = vm_run(fx, [scenario]) if vm_run is not None else None
         report = Report(prof.name, [scenario], emulator, vm, dict(fx.ports))

@@ -26,7 +26,7 @@ from sqsocket.interop.dsl import Port as PortRef
 from sqsocket.interop.dsl import Scenario
 from sqsocket.interop.fixtures import Fixture
 from sqsocket.squeak import paths
-from sqsocket.squeak.runner import crash_description
+from sqsocket.squeak.runner import HEADLESS_OPTIONS, crash_description
 
 ScriptMaker = Callable[[Sequence[Scenario], Fixture], str]
 
@@ -70,13 +70,7 @@ def squeak_command(vm: str | Path | None = None, image: str | Path | None = None
     return VMCommand(
         "squeak-vm",
         stcodegen.conformance_script,
-        lambda script, _fx: [
-            str(vm_path),
-            "-vm-display-null",
-            "-vm-sound-null",
-            str(image_path),
-            script,
-        ],
+        lambda script, _fx: [str(vm_path), *HEADLESS_OPTIONS, str(image_path), script],
     )
 
 

@@ -13,14 +13,13 @@ import inspect
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from sqsocket.interop.dsl import Call
 from sqsocket.interop.scenarios import SCENARIOS
 from sqsocket.platform.profiles import PROFILES, Evidence, Profile
 from sqsocket.platform.statetable import TABLE, Event, Transition
 from sqsocket.plugin import EXPORTED_PRIMITIVES, PRIMITIVES, SocketPlugin
-from sqsocket.reference.facts import FACTS, FLAG_EFFECTS, HANDLE, HANDLERS
+from sqsocket.reference.facts import FACTS, FLAG_EFFECTS, HANDLE, SQUEAK_SELECTORS_FILE
 from sqsocket.squeak import paths
 
 COMMON_FAILURES = ("a wrong number of arguments, or an argument of the wrong kind",)
@@ -128,8 +127,8 @@ def profile_value(prof: Profile, flag: str, value: str | None = None) -> Profile
 
 @cache
 def squeak_selectors() -> dict[str, tuple[str, ...]]:
-    """Primitive name → the Squeak methods that call it (``images/squeak/SocketPrims.st``)."""
-    text = (paths.smalltalk_dir() / "SocketPrims.st").read_text(encoding="latin-1")
+    """Primitive name → the Squeak methods that call it (:data:`.facts.SQUEAK_SELECTORS_FILE`)."""
+    text = (paths.repo_root() / SQUEAK_SELECTORS_FILE).read_text(encoding="latin-1")
     found: dict[str, list[str]] = {}
     for selector, prim in re.findall(r"#([A-Za-z][\w:]*)\s+#(primitive\w+)", text):
         found.setdefault(prim, []).append(f"SqSocketPlugin class>>{selector}")
@@ -225,12 +224,3 @@ def entries() -> list[Entry]:
 
 def evidence_legend() -> list[tuple[str, str]]:
     return [(e.name.lower(), e.value) for e in Evidence]
-
-
-def handlers() -> tuple[str, ...]:
-    return HANDLERS
-
-
-def repository_root() -> Path:
-    """The checkout this package lives in (docs/ and README.md are there)."""
-    return Path(__file__).resolve().parents[2]

@@ -260,7 +260,7 @@ class Tracer(Closing):
                 self._name(vm, ptr)  # the born event names it; this is a safety net
             result = render_value(event.result, namer, handle=ptr is not None, primitive=event.name)
             fields = {"primitive": event.name, "result": result}
-            filled = self._filled(call, namer) if call is not None else {}
+            filled = self._filled(call, state, namer) if call is not None else {}
             if filled:
                 fields["filled"] = filled
             return make(event.at, Kind.ANSWER, f"{event.name} → {result}", fields)
@@ -305,9 +305,11 @@ class Tracer(Closing):
             return make(event.at, Kind.POLL, f"poll {mode}{wait}: {ran}", fields)
         return None
 
-    def _filled(self, call: PrimitiveCalled, namer: Callable[[int], str | None]) -> dict[str, str]:
-        """Arguments the primitive wrote into (a result address, a receive buffer), 1-based."""
-        state = self._thread()
+    def _filled(
+        self, call: PrimitiveCalled, state: _Thread, namer: Callable[[int], str | None]
+    ) -> dict[str, str]:
+        """Arguments the primitive wrote into (a result address, a receive buffer), 1-based,
+        against the snapshot ``state`` (the calling thread's) took at the call."""
         filled: dict[str, str] = {}
         for i, before in state.snapshot.items():
             now = call.args[i]
