@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 
 from sqsocket.bench.workloads import Endpoint, payload
+from sqsocket.platform.constants import NetDomain, SocketStatus, SocketType
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.semaphores import Semaphore
 
@@ -30,13 +31,7 @@ __all__ = ["PrimitiveSocket", "PrimitivesClient", "resolve_unix"]
 #: Seconds any single semaphore wait may last (a broken peer must not hang the bench).
 TIMEOUT = 10.0
 
-# primitiveSocketCreate3Semaphores arguments: netType (0 inet, 1 local), type 0 stream.
-NET_INET = 0
-NET_LOCAL = 1
-STREAM = 0
 BUFFER_SIZE = 8000  # what Socket>>initialize: passes (ignored by the Unix plugin)
-CONNECTED = 2
-WAITING_FOR_CONNECTION = 1
 LOOPBACK = bytes((127, 0, 0, 1))
 
 
@@ -51,14 +46,14 @@ def resolve_unix(plugin: SocketPlugin, path: str) -> bytearray:
 class PrimitiveSocket:
     """One plugin socket with its three registered semaphores."""
 
-    def __init__(self, plugin: SocketPlugin, net_type: int) -> None:
+    def __init__(self, plugin: SocketPlugin, net_type: NetDomain) -> None:
         self.plugin = plugin
         vm = plugin.vm
         self.conn_sema, conn_index = vm.new_semaphore("bench conn")
         self.read_sema, read_index = vm.new_semaphore("bench read")
         self.write_sema, write_index = vm.new_semaphore("bench write")
         self.handle = plugin.primitiveSocketCreate3Semaphores(
-            net_type, STREAM, BUFFER_SIZE, BUFFER_SIZE, conn_index, read_index, write_index
+            net_type, SocketType.TCP, BUFFER_SIZE, BUFFER_SIZE, conn_index, read_index, write_index
         )
 
     def connect(self, address: bytes | bytearray | None, port: int | None = None) -> None:
@@ -69,18 +64,19 @@ class PrimitiveSocket:
         else:
             p.primitiveSocketConnectToPort(h, LOOPBACK, port)
         deadline = time.monotonic() + TIMEOUT
-        while (status := p.primitiveSocketConnectionStatus(h)) == WAITING_FOR_CONNECTION:
+        waiting = SocketStatus.WAITING_FOR_CONNECTION
+        while (status := p.primitiveSocketConnectionStatus(h)) == waiting:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self.conn_sema.wait(remaining)
-        if status != CONNECTED:
+        if status != SocketStatus.CONNECTED:
             raise ConnectionError(f"connect ended in status {status}")
 
     def destroy(self) -> None:
         """Close, destroy, unregister the semaphores (Socket>>destroy)."""
         p = self.plugin
-        if p.primitiveSocketConnectionStatus(self.handle) == CONNECTED:
+        if p.primitiveSocketConnectionStatus(self.handle) == SocketStatus.CONNECTED:
             p.primitiveSocketCloseConnection(self.handle)
         p.primitiveSocketDestroy(self.handle)
         table = p.vm.external_objects
@@ -119,7 +115,7 @@ class PrimitivesClient:
 
     def open(self) -> PrimitiveSocket:
         """A new connected socket to the endpoint."""
-        net_type = NET_LOCAL if self.endpoint.is_unix else NET_INET
+        net_type = NetDomain.LOCAL if self.endpoint.is_unix else NetDomain.UNSPECIFIED
         sock = PrimitiveSocket(self.plugin, net_type)
         try:
             sock.connect(self.address, self.endpoint.port)
@@ -150,7 +146,7 @@ class PrimitivesClient:
                     _wait(read_sema)
                     continue
                 n = receive(h, buffer, got + 1, size - got)
-                if not n and p.primitiveSocketConnectionStatus(h) != CONNECTED:
+                if not n and p.primitiveSocketConnectionStatus(h) != SocketStatus.CONNECTED:
                     raise ConnectionError("the echo peer closed the connection")
                 got += n
         elapsed = time.perf_counter() - start

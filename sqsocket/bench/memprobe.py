@@ -44,7 +44,8 @@ def _opener(column: str, path: str) -> tuple[Callable[[], object], Callable[[obj
 
         return open_raw, lambda s: s.close()
     if column == "primitives":
-        from sqsocket.bench.emulated import NET_LOCAL, PrimitiveSocket, resolve_unix
+        from sqsocket.bench.emulated import PrimitiveSocket, resolve_unix
+        from sqsocket.platform.constants import NetDomain
         from sqsocket.plugin import SocketPlugin
 
         plugin = SocketPlugin()
@@ -53,7 +54,7 @@ def _opener(column: str, path: str) -> tuple[Callable[[], object], Callable[[obj
         address = resolve_unix(plugin, path)
 
         def open_primitive() -> object:
-            sock = PrimitiveSocket(plugin, NET_LOCAL)
+            sock = PrimitiveSocket(plugin, NetDomain.LOCAL)
             sock.connect(address)
             return sock
 
