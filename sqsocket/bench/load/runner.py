@@ -247,11 +247,7 @@ class _ServerRun:
                 )
                 continue
             part = Tally(**json.loads(lines[-1]))
-            for name in ("connections", "exchanges", "bytes", "failures", "aborts"):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-            total.never_read_bytes += part.never_read_bytes
-            total.closed_by_server += part.closed_by_server
-            total.examples += part.examples[: max(0, 5 - len(total.examples))]
+            total.add(part)
 
     def settle(self) -> None:
         """Wait until the server's descriptors are back to the count before the load."""

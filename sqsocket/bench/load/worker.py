@@ -56,6 +56,20 @@ class Tally:
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(why)
 
+    def add(self, other: Tally) -> None:
+        """Count ``other``'s figures in (another worker's); examples up to :data:`MAX_EXAMPLES`."""
+        for name in (
+            "connections",
+            "exchanges",
+            "bytes",
+            "failures",
+            "aborts",
+            "never_read_bytes",
+            "closed_by_server",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.examples += other.examples[: max(0, MAX_EXAMPLES - len(self.examples))]
+
 
 def _connect(address: str) -> socket.socket:
     if address.startswith("unix:"):
