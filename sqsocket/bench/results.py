@@ -24,15 +24,11 @@ __all__ = ["Cell", "Row", "Section", "Target", "Unit"]
 
 
 class Unit(enum.Enum):
-    """How a row's figures are counted, and which way is better."""
+    """How a row's figures are counted; the value is the unit the report prints."""
 
     OPS = "op/s"
     BYTES_PER_SECOND = "MiB/s"
     BYTES = "B"
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self is not Unit.BYTES
 
 
 @dataclass
