@@ -26,13 +26,22 @@ from sqsocket.platform.constants import NetDomain, SocketStatus, SocketType
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.semaphores import Semaphore
 
-__all__ = ["PrimitiveSocket", "PrimitivesClient", "resolve_unix"]
+__all__ = ["PrimitiveSocket", "PrimitivesClient", "network_plugin", "resolve_unix"]
 
 #: Seconds any single semaphore wait may last (a broken peer must not hang the bench).
 TIMEOUT = 10.0
 
 BUFFER_SIZE = 8000  # what Socket>>initialize: passes (ignored by the Unix plugin)
 LOOPBACK = bytes((127, 0, 0, 1))
+
+
+def network_plugin() -> SocketPlugin:
+    """A new plugin with the network initialised (a resolver semaphore registered), as an
+    image's first socket use leaves it."""
+    plugin = SocketPlugin()
+    _sema, resolver_index = plugin.vm.new_semaphore("bench resolver")
+    plugin.primitiveInitializeNetwork(resolver_index)
+    return plugin
 
 
 def resolve_unix(plugin: SocketPlugin, path: str) -> bytearray:
@@ -104,10 +113,7 @@ class PrimitivesClient:
         self.message = payload(size)
         self.buffer = bytearray(max(size, 65536))
         self._owns_plugin = plugin is None
-        self.plugin = plugin if plugin is not None else SocketPlugin()
-        if self._owns_plugin:
-            _sema, resolver_index = self.plugin.vm.new_semaphore("bench resolver")
-            self.plugin.primitiveInitializeNetwork(resolver_index)
+        self.plugin = plugin if plugin is not None else network_plugin()
         self.address = (
             resolve_unix(self.plugin, endpoint.path) if endpoint.path is not None else None
         )

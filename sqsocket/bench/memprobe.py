@@ -44,13 +44,10 @@ def _opener(column: str, path: str) -> tuple[Callable[[], object], Callable[[obj
 
         return open_raw, lambda s: s.close()
     if column == "primitives":
-        from sqsocket.bench.emulated import PrimitiveSocket, resolve_unix
+        from sqsocket.bench.emulated import PrimitiveSocket, network_plugin, resolve_unix
         from sqsocket.platform.constants import NetDomain
-        from sqsocket.plugin import SocketPlugin
 
-        plugin = SocketPlugin()
-        _sema, index = plugin.vm.new_semaphore("resolver")
-        plugin.primitiveInitializeNetwork(index)
+        plugin = network_plugin()
         address = resolve_unix(plugin, path)
 
         def open_primitive() -> object:
