@@ -99,21 +99,15 @@ def _wait(sema: Semaphore) -> None:
 
 
 class PrimitivesClient:
-    """Column (b) on one connection to ``endpoint``, ``size``-byte messages.
+    """Column (b) on one connection to ``endpoint``, ``size``-byte messages, in a plugin
+    of its own (the growth rows open thousands more sockets in it); closed with it."""
 
-    ``plugin`` may be shared (the growth rows open thousands of sockets in one
-    plugin); a plugin this client made is closed with it.
-    """
-
-    def __init__(
-        self, endpoint: Endpoint, size: int = 16, plugin: SocketPlugin | None = None
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, size: int = 16) -> None:
         self.endpoint = endpoint
         self.size = size
         self.message = payload(size)
         self.buffer = bytearray(max(size, 65536))
-        self._owns_plugin = plugin is None
-        self.plugin = plugin if plugin is not None else network_plugin()
+        self.plugin = network_plugin()
         self.address = (
             resolve_unix(self.plugin, endpoint.path) if endpoint.path is not None else None
         )
@@ -168,5 +162,4 @@ class PrimitivesClient:
 
     def close(self) -> None:
         self.sock.destroy()
-        if self._owns_plugin:
-            self.plugin.close()
+        self.plugin.close()
