@@ -12,6 +12,10 @@ Progress goes to stderr, one timestamped line per step (``[  12.3 s] image
 sqsocket/squeak``); on a terminal a spinner below the last line shows that the
 step still runs, and is erased when it ends (the only cursor movement, and only
 on a terminal).
+
+rich is imported where a table is rendered or a spinner starts, not with this
+module: every command module imports it, and ``sqsocket --help`` or a command
+that prints no table must not pay for rich.
 """
 
 from __future__ import annotations
@@ -24,19 +28,26 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import TextIO, TypedDict, Unpack
+from functools import cache
+from typing import TYPE_CHECKING, TextIO, TypedDict, Unpack
 
-from rich import box
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.box import Box
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
 
 __all__ = ["Column", "Justify", "Progress", "is_terminal", "print_table", "render_table"]
 
-#: The plain table's box: only the line under the header, in ASCII dashes.
-PLAIN_BOX = box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
+
+@cache
+def _plain_box() -> Box:
+    """The plain table's box: only the line under the header, in ASCII dashes."""
+    from rich.box import Box
+
+    return Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
+
+
 #: A plain table is never wrapped: this is wider than any row the project prints.
 PLAIN_WIDTH = 100_000
 
@@ -78,6 +89,8 @@ def is_terminal(stream: TextIO | None) -> bool:
 
 
 def _console(stream: TextIO, terminal: bool) -> Console:
+    from rich.console import Console
+
     # markup, emoji and highlighting off: cells are data ("[BROKEN]", ":x:"), not markup
     return Console(
         file=stream,
@@ -93,6 +106,8 @@ def _console(stream: TextIO, terminal: bool) -> Console:
 
 
 def _cell(text: str, column: Column, terminal: bool) -> Text:
+    from rich.text import Text
+
     if terminal and column.status:
         if text in GOOD_WORDS:
             return Text(text, style="green")
@@ -116,12 +131,15 @@ def render_table(
     columns: Sequence[Column | str], rows: Iterable[Sequence[str]], **options: Unpack[TableOptions]
 ) -> str:
     """The table as text for ``stream`` (default stdout): styled if it is a terminal."""
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
     target = options.get("stream") or sys.stdout
     show_header = options.get("show_header", True)
     terminal = is_terminal(target)
     specs = [_as_column(c) for c in columns]
     table = Table(
-        box=box.SIMPLE_HEAD if terminal else PLAIN_BOX,
+        box=SIMPLE_HEAD if terminal else _plain_box(),
         show_edge=False,
         pad_edge=False,
         padding=(0, 1, 0, 0),
@@ -187,6 +205,8 @@ class Progress:
             return
         line = f"[{self.elapsed:6.1f} s] {text}"
         if self._live is not None:
+            from rich.text import Text
+
             self._live.console.print(Text(line))  # above the spinner
         else:
             print(line, file=self.stream, flush=True)
@@ -198,6 +218,10 @@ class Progress:
         if not self.enabled or not is_terminal(self.stream) or self._live is not None:
             yield
             return
+        from rich.live import Live
+        from rich.spinner import Spinner
+        from rich.text import Text
+
         # What the step prints on stdout goes above the spinner only when stdout is a
         # terminal as well; redirected, it must reach its file, not the terminal.
         self._live = Live(

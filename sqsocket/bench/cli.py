@@ -6,6 +6,9 @@ measured in the same run (``--json`` for machines); progress goes to stderr.
 against the project's echo servers and reports failures, descriptors and
 memory (:mod:`sqsocket.bench.load`). Bad arguments are a usage error: one
 line on stderr, exit status 2.
+
+Only what the parser needs is imported with this module; the suite, the report and
+the servers' machinery load when the command runs, not for every ``sqsocket --help``.
 """
 
 from __future__ import annotations
@@ -14,14 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqsocket.bench import pinning, report, suite
+from sqsocket.bench import pinning
 from sqsocket.bench.load import cli as load_cli
-from sqsocket.bench.peers import PeerUnavailable
 from sqsocket.bench.settings import SECTIONS, Mode, Settings
 from sqsocket.cliparse import fail
 from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
-from sqsocket.ui import Progress
 
 __all__ = ["EXAMPLES", "register"]
 
@@ -68,6 +69,10 @@ def _pin(text: str) -> str | int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from sqsocket.bench import report, suite
+    from sqsocket.bench.peers import PeerUnavailable
+    from sqsocket.ui import Progress
+
     mode = Mode.QUICK if args.quick else Mode.LONG if args.long else Mode.DEFAULT
     settings = Settings.for_mode(mode)
     if args.reps is not None:

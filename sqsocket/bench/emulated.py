@@ -22,22 +22,26 @@ from __future__ import annotations
 import time
 
 from sqsocket.bench.workloads import Endpoint, payload
+from sqsocket.platform.constants import NetDomain, SocketStatus, SocketType
 from sqsocket.plugin import SocketPlugin
 from sqsocket.vm.semaphores import Semaphore
 
-__all__ = ["PrimitiveSocket", "PrimitivesClient", "resolve_unix"]
+__all__ = ["PrimitiveSocket", "PrimitivesClient", "network_plugin", "resolve_unix"]
 
 #: Seconds any single semaphore wait may last (a broken peer must not hang the bench).
 TIMEOUT = 10.0
 
-# primitiveSocketCreate3Semaphores arguments: netType (0 inet, 1 local), type 0 stream.
-NET_INET = 0
-NET_LOCAL = 1
-STREAM = 0
 BUFFER_SIZE = 8000  # what Socket>>initialize: passes (ignored by the Unix plugin)
-CONNECTED = 2
-WAITING_FOR_CONNECTION = 1
 LOOPBACK = bytes((127, 0, 0, 1))
+
+
+def network_plugin() -> SocketPlugin:
+    """A new plugin with the network initialised (a resolver semaphore registered), as an
+    image's first socket use leaves it."""
+    plugin = SocketPlugin()
+    _sema, resolver_index = plugin.vm.new_semaphore("bench resolver")
+    plugin.primitiveInitializeNetwork(resolver_index)
+    return plugin
 
 
 def resolve_unix(plugin: SocketPlugin, path: str) -> bytearray:
@@ -51,14 +55,14 @@ def resolve_unix(plugin: SocketPlugin, path: str) -> bytearray:
 class PrimitiveSocket:
     """One plugin socket with its three registered semaphores."""
 
-    def __init__(self, plugin: SocketPlugin, net_type: int) -> None:
+    def __init__(self, plugin: SocketPlugin, net_type: NetDomain) -> None:
         self.plugin = plugin
         vm = plugin.vm
         self.conn_sema, conn_index = vm.new_semaphore("bench conn")
         self.read_sema, read_index = vm.new_semaphore("bench read")
         self.write_sema, write_index = vm.new_semaphore("bench write")
         self.handle = plugin.primitiveSocketCreate3Semaphores(
-            net_type, STREAM, BUFFER_SIZE, BUFFER_SIZE, conn_index, read_index, write_index
+            net_type, SocketType.TCP, BUFFER_SIZE, BUFFER_SIZE, conn_index, read_index, write_index
         )
 
     def connect(self, address: bytes | bytearray | None, port: int | None = None) -> None:
@@ -69,18 +73,19 @@ class PrimitiveSocket:
         else:
             p.primitiveSocketConnectToPort(h, LOOPBACK, port)
         deadline = time.monotonic() + TIMEOUT
-        while (status := p.primitiveSocketConnectionStatus(h)) == WAITING_FOR_CONNECTION:
+        waiting = SocketStatus.WAITING_FOR_CONNECTION
+        while (status := p.primitiveSocketConnectionStatus(h)) == waiting:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self.conn_sema.wait(remaining)
-        if status != CONNECTED:
+        if status != SocketStatus.CONNECTED:
             raise ConnectionError(f"connect ended in status {status}")
 
     def destroy(self) -> None:
         """Close, destroy, unregister the semaphores (Socket>>destroy)."""
         p = self.plugin
-        if p.primitiveSocketConnectionStatus(self.handle) == CONNECTED:
+        if p.primitiveSocketConnectionStatus(self.handle) == SocketStatus.CONNECTED:
             p.primitiveSocketCloseConnection(self.handle)
         p.primitiveSocketDestroy(self.handle)
         table = p.vm.external_objects
@@ -94,24 +99,15 @@ def _wait(sema: Semaphore) -> None:
 
 
 class PrimitivesClient:
-    """Column (b) on one connection to ``endpoint``, ``size``-byte messages.
+    """Column (b) on one connection to ``endpoint``, ``size``-byte messages, in a plugin
+    of its own (the growth rows open thousands more sockets in it); closed with it."""
 
-    ``plugin`` may be shared (the growth rows open thousands of sockets in one
-    plugin); a plugin this client made is closed with it.
-    """
-
-    def __init__(
-        self, endpoint: Endpoint, size: int = 16, plugin: SocketPlugin | None = None
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, size: int = 16) -> None:
         self.endpoint = endpoint
         self.size = size
         self.message = payload(size)
         self.buffer = bytearray(max(size, 65536))
-        self._owns_plugin = plugin is None
-        self.plugin = plugin if plugin is not None else SocketPlugin()
-        if self._owns_plugin:
-            _sema, resolver_index = self.plugin.vm.new_semaphore("bench resolver")
-            self.plugin.primitiveInitializeNetwork(resolver_index)
+        self.plugin = network_plugin()
         self.address = (
             resolve_unix(self.plugin, endpoint.path) if endpoint.path is not None else None
         )
@@ -119,7 +115,7 @@ class PrimitivesClient:
 
     def open(self) -> PrimitiveSocket:
         """A new connected socket to the endpoint."""
-        net_type = NET_LOCAL if self.endpoint.is_unix else NET_INET
+        net_type = NetDomain.LOCAL if self.endpoint.is_unix else NetDomain.UNSPECIFIED
         sock = PrimitiveSocket(self.plugin, net_type)
         try:
             sock.connect(self.address, self.endpoint.port)
@@ -150,7 +146,7 @@ class PrimitivesClient:
                     _wait(read_sema)
                     continue
                 n = receive(h, buffer, got + 1, size - got)
-                if not n and p.primitiveSocketConnectionStatus(h) != CONNECTED:
+                if not n and p.primitiveSocketConnectionStatus(h) != SocketStatus.CONNECTED:
                     raise ConnectionError("the echo peer closed the connection")
                 got += n
         elapsed = time.perf_counter() - start
@@ -166,5 +162,4 @@ class PrimitivesClient:
 
     def close(self) -> None:
         self.sock.destroy()
-        if self._owns_plugin:
-            self.plugin.close()
+        self.plugin.close()

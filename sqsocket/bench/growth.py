@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqsocket.bench import stats
-from sqsocket.bench.emulated import NET_LOCAL, PrimitivesClient, PrimitiveSocket
+from sqsocket.bench.emulated import PrimitivesClient, PrimitiveSocket
 from sqsocket.bench.imagelayer import ImageClient
 from sqsocket.bench.limits import nofile_limit
 from sqsocket.bench.raw import RawClient, open_raw
@@ -29,6 +29,7 @@ from sqsocket.bench.results import Cell, Row, Section, Target, Unit
 from sqsocket.bench.settings import Settings
 from sqsocket.bench.workloads import Endpoint
 from sqsocket.image import Socket
+from sqsocket.platform.constants import NetDomain
 from sqsocket.ui import Progress
 
 __all__ = ["COLUMNS", "run_section"]
@@ -83,7 +84,7 @@ def _harness(column: str, endpoint: Endpoint) -> _Harness:
     if column == "primitives":
         prim = PrimitivesClient(endpoint)
         plugin = prim.plugin
-        return _emulated_harness(prim, lambda: PrimitiveSocket(plugin, NET_LOCAL))
+        return _emulated_harness(prim, lambda: PrimitiveSocket(plugin, NetDomain.LOCAL))
     img = ImageClient(endpoint)
     image = img.image
     return _emulated_harness(img, lambda: Socket.new_ipc(image=image))

@@ -10,7 +10,7 @@
   ``close_and_destroy``.
 
 Each client has its own :class:`~sqsocket.image.Image` (its own emulated VM and
-plugin) unless one is given.
+plugin), closed with it.
 """
 
 from __future__ import annotations
@@ -33,12 +33,11 @@ BULK_THRESHOLD = 4096
 class ImageClient:
     """Column (c) on one connection to ``endpoint``, ``size``-byte messages."""
 
-    def __init__(self, endpoint: Endpoint, size: int = 16, image: Image | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, size: int = 16) -> None:
         self.endpoint = endpoint
         self.size = size
         self.message = payload(size)
-        self._owns_image = image is None
-        self.image = image if image is not None else Image()
+        self.image = Image()
         self.address: SocketAddress | None = None
         if endpoint.path is not None:
             self.address = NetNameResolver.address_for_socket_path(endpoint.path, image=self.image)
@@ -106,5 +105,4 @@ class ImageClient:
 
     def close(self) -> None:
         self.sock.close_and_destroy(1.0)
-        if self._owns_image:
-            self.image.close()
+        self.image.close()

@@ -16,25 +16,16 @@ import sys
 import time
 
 from sqsocket.bench.limits import raise_nofile_limit
-from sqsocket.bench.workloads import payload
+from sqsocket.bench.raw import open_raw
+from sqsocket.bench.workloads import Endpoint, payload
 
 __all__ = ["main", "run"]
 
-CONNECT_TIMEOUT = 10.0
 STALL = 10.0
 
 
-def _connect(spec: str) -> socket.socket:
-    if spec.startswith("unix:"):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        target: str | tuple[str, int] = spec[5:]
-    elif spec.startswith("tcp:127.0.0.1:"):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        target = ("127.0.0.1", int(spec.rpartition(":")[2]))
-    else:
-        raise ValueError("ADDRESS is unix:PATH or tcp:127.0.0.1:PORT")
-    sock.settimeout(CONNECT_TIMEOUT)
-    sock.connect(target)
+def _connect(endpoint: Endpoint) -> socket.socket:
+    sock = open_raw(endpoint)
     sock.setblocking(False)
     return sock
 
@@ -42,7 +33,8 @@ def _connect(spec: str) -> socket.socket:
 def run(spec: str, count: int, size: int, warmup_ms: int, window_ms: int, reps: int) -> int:
     """Run the exchanges, printing as epoll_load.c does; answer the error count."""
     message = payload(size)
-    socks = [_connect(spec) for _ in range(count)]
+    endpoint = Endpoint.parse(spec)
+    socks = [_connect(endpoint) for _ in range(count)]
     print(f"CONNECTED {count}", flush=True)
     selector = selectors.DefaultSelector()
     sent = {s: 0 for s in socks}

@@ -44,16 +44,14 @@ def _opener(column: str, path: str) -> tuple[Callable[[], object], Callable[[obj
 
         return open_raw, lambda s: s.close()
     if column == "primitives":
-        from sqsocket.bench.emulated import NET_LOCAL, PrimitiveSocket, resolve_unix
-        from sqsocket.plugin import SocketPlugin
+        from sqsocket.bench.emulated import PrimitiveSocket, network_plugin, resolve_unix
+        from sqsocket.platform.constants import NetDomain
 
-        plugin = SocketPlugin()
-        _sema, index = plugin.vm.new_semaphore("resolver")
-        plugin.primitiveInitializeNetwork(index)
+        plugin = network_plugin()
         address = resolve_unix(plugin, path)
 
         def open_primitive() -> object:
-            sock = PrimitiveSocket(plugin, NET_LOCAL)
+            sock = PrimitiveSocket(plugin, NetDomain.LOCAL)
             sock.connect(address)
             return sock
 

@@ -45,18 +45,6 @@ def format_figure(value: float, unit: Unit) -> str:
     return f"{value:.3g}" if value < 100 else f"{value:.0f}"
 
 
-def _unit_text(unit: Unit) -> str:
-    return "MiB/s" if unit is Unit.BYTES_PER_SECOND else unit.value
-
-
-def _target_ratio(target: Target, row: Row) -> float | None:
-    cell = row.cell(target.column)
-    other = row.baseline if target.against is None else row.cell(target.against)
-    if cell is None or other is None or cell.median is None or not other.median:
-        return None
-    return cell.median / other.median
-
-
 def describe_target(target: Target, row: Row) -> str:
     """``≥ 0.6× raw: not met (0.39×)``, ``≤ 2048 B: met (1,210 B)``, ``... : n/a``."""
     verdict = target.evaluate(row)
@@ -65,10 +53,9 @@ def describe_target(target: Target, row: Row) -> str:
     if target.at_most is not None:
         cell = row.cell(target.column)
         assert cell is not None and cell.median is not None
-        shown = format_figure(cell.median, row.unit) + " " + _unit_text(row.unit)
+        shown = format_figure(cell.median, row.unit) + " " + row.unit.value
     else:
-        ratio = _target_ratio(target, row)
-        shown = f"{ratio:.2f}×"
+        shown = f"{target.ratio(row):.2f}×"
     return f"target {target.text}: {'met' if verdict else 'NOT met'} ({shown})"
 
 
@@ -94,7 +81,7 @@ def _cells(cell: Cell, row: Row, is_baseline: bool) -> tuple[str, str, str, str,
 
 
 def _row_lines(row: Row) -> Iterable[str]:
-    yield f"{row.title}  [{_unit_text(row.unit)}; {row.detail}]"
+    yield f"{row.title}  [{row.unit.value}; {row.detail}]"
     yield ui.render_table(
         _COLUMNS,
         [_cells(row.baseline, row, True)] + [_cells(cell, row, False) for cell in row.cells],

@@ -24,15 +24,11 @@ __all__ = ["Cell", "Row", "Section", "Target", "Unit"]
 
 
 class Unit(enum.Enum):
-    """How a row's figures are counted, and which way is better."""
+    """How a row's figures are counted; the value is the unit the report prints."""
 
     OPS = "op/s"
     BYTES_PER_SECOND = "MiB/s"
     BYTES = "B"
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self is not Unit.BYTES
 
 
 @dataclass
@@ -61,18 +57,26 @@ class Target:
     against: str | None = None
     at_most: float | None = None
 
+    def ratio(self, row: Row) -> float | None:
+        """The column's median over ``against``'s (or the baseline's); None when one is missing."""
+        cell = row.cell(self.column)
+        other = row.baseline if self.against is None else row.cell(self.against)
+        if cell is None or other is None or cell.median is None or not other.median:
+            return None
+        return cell.median / other.median
+
     def evaluate(self, row: Row) -> bool | None:
         """True/False when both figures exist, None when one is missing."""
-        cell = row.cell(self.column)
-        if cell is None or cell.median is None:
-            return None
         if self.at_most is not None:
+            cell = row.cell(self.column)
+            if cell is None or cell.median is None:
+                return None
             return cell.median <= self.at_most
-        other = row.baseline if self.against is None else row.cell(self.against)
-        if other is None or other.median is None or not other.median:
+        ratio = self.ratio(row)
+        if ratio is None:
             return None
         assert self.at_least is not None
-        return cell.median / other.median >= self.at_least
+        return ratio >= self.at_least
 
 
 @dataclass

@@ -56,6 +56,16 @@ class Endpoint:
         """``unix:PATH`` or ``tcp:127.0.0.1:PORT`` (what the VM scripts and C tools take)."""
         return f"unix:{self.path}" if self.path is not None else f"tcp:127.0.0.1:{self.port}"
 
+    @classmethod
+    def parse(cls, spec: str) -> Endpoint:
+        """The endpoint a :attr:`spec` names (how the client processes get theirs);
+        ValueError for anything else (only loopback TCP)."""
+        if spec.startswith("unix:"):
+            return cls(path=spec[5:])
+        if spec.startswith("tcp:127.0.0.1:"):
+            return cls(port=int(spec.rpartition(":")[2]))
+        raise ValueError("ADDRESS is unix:PATH or tcp:127.0.0.1:PORT")
+
 
 def payload(size: int) -> bytes:
     """``size`` bytes of lower-case letters: what every column sends (the VM's too)."""

@@ -1,4 +1,8 @@
-"""``sqsocket bench load``: the load run from the command line."""
+"""``sqsocket bench load``: the load run from the command line.
+
+The runner (workers, servers, /proc sampling) is imported when the command runs,
+not with the parser.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,9 @@ import argparse
 import json
 import sys
 
-from sqsocket.bench.load.runner import LoadSettings, format_outcome, run
 from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
 from sqsocket.servers.stream import DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER
-from sqsocket.ui import Progress
 
 __all__ = ["EXAMPLES", "register"]
 
@@ -35,6 +37,9 @@ def _transports(text: str) -> tuple[str, ...]:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
+    from sqsocket.bench.load.runner import LoadSettings, format_outcome, run
+    from sqsocket.ui import Progress
+
     settings = LoadSettings(
         clients=args.clients,
         duration=args.duration,

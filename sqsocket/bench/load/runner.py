@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, field
 from sqsocket.bench.limits import raise_nofile_limit
 from sqsocket.bench.load.mix import ClientKind, Mix
 from sqsocket.bench.load.worker import DRAIN_TIMEOUT, Tally
-from sqsocket.bench.peers import ServerProcess, socket_dir, unix_path
-from sqsocket.servers.address import InetAddress
+from sqsocket.bench.peers import PeerKind, ServerProcess, server_command, socket_dir, unix_path
+from sqsocket.servers.stream import DEFAULT_MAX_BUFFER
 from sqsocket.ui import Progress
 
 __all__ = [
@@ -148,12 +148,6 @@ def _spawn(config: dict[str, object]) -> subprocess.Popen[str]:
     )
 
 
-def _server_default_max_buffer() -> int:
-    from sqsocket.servers.stream import DEFAULT_MAX_BUFFER
-
-    return DEFAULT_MAX_BUFFER
-
-
 class _ServerRun:
     """One server under load: its process, its workers, its victims, its samples."""
 
@@ -163,13 +157,11 @@ class _ServerRun:
         self.settings = settings
         self.rng = rng
         spec = f"unix:{unix_path(directory, 'load')}" if transport == "unix" else "tcp:127.0.0.1:0"
-        scheme, _, where = spec.partition(":")
-        command = [sys.executable, "-m", "sqsocket", "serve", "echo", f"--{scheme}", where]
+        command = server_command(PeerKind.PROJECT, spec)
         if settings.max_buffer is not None:
             command += ["--max-buffer", str(settings.max_buffer)]
         self.server = ServerProcess(command, f"sqsocket serve echo ({transport})")
-        address = self.server.address
-        self.address = f"tcp:127.0.0.1:{address.port}" if isinstance(address, InetAddress) else spec
+        self.address = self.server.spec  # the bound port, where the spec asked for any
         self.mix = Mix.for_clients(settings.clients)
         self.outcome = ServerOutcome(
             server=self.server.spec,
@@ -181,7 +173,7 @@ class _ServerRun:
                 "victim": self.mix.victims,
             },
             tally=Tally(),
-            max_buffer=settings.max_buffer or _server_default_max_buffer(),
+            max_buffer=settings.max_buffer or DEFAULT_MAX_BUFFER,
         )
         self.workers: list[subprocess.Popen[str]] = []
         self.victims: list[tuple[float, subprocess.Popen[str]]] = []
@@ -255,11 +247,7 @@ class _ServerRun:
                 )
                 continue
             part = Tally(**json.loads(lines[-1]))
-            for name in ("connections", "exchanges", "bytes", "failures", "aborts"):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-            total.never_read_bytes += part.never_read_bytes
-            total.closed_by_server += part.closed_by_server
-            total.examples += part.examples[: max(0, 5 - len(total.examples))]
+            total.add(part)
 
     def settle(self) -> None:
         """Wait until the server's descriptors are back to the count before the load."""

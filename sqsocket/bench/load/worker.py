@@ -26,12 +26,13 @@ from dataclasses import asdict, dataclass, field
 
 from sqsocket.bench.limits import raise_nofile_limit
 from sqsocket.bench.load.mix import STALL_TIMEOUT, ClientKind
+from sqsocket.bench.raw import open_raw
+from sqsocket.bench.workloads import Endpoint
 
 __all__ = ["DRAIN_TIMEOUT", "Tally", "main", "run"]
 
 #: Seconds good clients get, after the duration, to finish their exchange.
 DRAIN_TIMEOUT = 60.0
-CONNECT_TIMEOUT = 10.0
 _CHUNK = 65536
 #: Failures described in the tally (the count has them all).
 MAX_EXAMPLES = 5
@@ -56,21 +57,24 @@ class Tally:
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(why)
 
+    def add(self, other: Tally) -> None:
+        """Count ``other``'s figures in (another worker's); examples up to :data:`MAX_EXAMPLES`."""
+        for name in (
+            "connections",
+            "exchanges",
+            "bytes",
+            "failures",
+            "aborts",
+            "never_read_bytes",
+            "closed_by_server",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.examples += other.examples[: max(0, MAX_EXAMPLES - len(self.examples))]
 
-def _connect(address: str) -> socket.socket:
-    if address.startswith("unix:"):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        target: str | tuple[str, int] = address[5:]
-    else:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        target = ("127.0.0.1", int(address.rpartition(":")[2]))
-    try:
-        sock.settimeout(CONNECT_TIMEOUT)
-        sock.connect(target)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
+
+def _connect(endpoint: Endpoint) -> socket.socket:
+    sock = open_raw(endpoint)
+    sock.setblocking(False)
     return sock
 
 
@@ -97,7 +101,7 @@ class _Client:
         """Connect and begin this kind's work (a failed connect fails a good client)."""
         w = self.w
         try:
-            self.sock = _connect(w.address)
+            self.sock = _connect(w.endpoint)
         except OSError as exc:
             self.sock = None
             if self.kind is ClientKind.GOOD:
@@ -261,7 +265,7 @@ class _Client:
 
 class _Worker:
     def __init__(self, config: dict[str, object]) -> None:
-        self.address = str(config["address"])
+        self.endpoint = Endpoint.parse(str(config["address"]))
         self.duration = float(config["duration"])  # type: ignore[arg-type]
         self.max_size = int(config["max_size"])  # type: ignore[call-overload]
         self.rng = random.Random(int(config.get("seed", 0)))  # type: ignore[call-overload]
