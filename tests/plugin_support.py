@@ -24,7 +24,6 @@ import pytest
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import (
-    SocketHandle,
     build_socket_address,
     sockaddr_in,
     sockaddr_in6,
@@ -211,10 +210,6 @@ class Harness:
         """The emulator's private structure behind a handle (white-box checks only)."""
         handle = s.handle if isinstance(s, Sock) else s
         return self.p.net.socket_of(handle)[1]
-
-    def handle_for(self, pss: PrivateSocket) -> bytearray:
-        """A handle (this session) pointing at ``pss``, as the image's ByteArray holds it."""
-        return bytearray(SocketHandle(self.session, pss.socket_type, pss.ptr).build())
 
     # -- addresses --------------------------------------------------------------------
 
