@@ -29,17 +29,15 @@ import array
 import contextlib
 import inspect
 import os
-import shutil
 import socket
 import struct
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import netguard
 from hypothesis import strategies as st
-from plugin_support import LOOPBACK, Harness, has_ipv6_loopback
+from plugin_support import LOOPBACK, Harness, has_ipv6_loopback, short_tmpdir
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.platform.constants import NetDomain, SocketType
@@ -158,8 +156,7 @@ class World:
     def __init__(self, profile: str, foreign: Foreign, suite: str) -> None:
         self.profile = profile
         self.stack = contextlib.ExitStack()
-        self.dir = tempfile.mkdtemp(prefix="sqf-", dir="/tmp")
-        self.stack.callback(shutil.rmtree, self.dir, True)
+        self.dir = self.stack.enter_context(short_tmpdir("sqf-"))
         self.h: Harness = self.stack.enter_context(Harness.started(profile))
         self.p = self.h.p
         self.foreign = foreign

@@ -24,15 +24,16 @@ import pytest
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.platform.constants import NetDomain, SocketType
 from sqsocket.platform.layouts import (
-    SocketHandle,
     build_socket_address,
     sockaddr_in,
     sockaddr_in6,
     sockaddr_un,
 )
 from sqsocket.platform.network import PrivateSocket
-from sqsocket.platform.profiles import DEFAULT_PROFILE, Profile
+from sqsocket.platform.profiles import DEFAULT_PROFILE, Profile, get_profile
 from sqsocket.plugin import SocketPlugin
+from sqsocket.vm.cruntime import StderrMode
+from sqsocket.vm.machine import VirtualMachine
 from sqsocket.vm.semaphores import Semaphore
 
 WAIT = 5.0  # the longest any test waits for anything
@@ -152,14 +153,22 @@ class Harness:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, profile: Profile | str = DEFAULT_PROFILE) -> Iterator[Harness]:
-        plugin = SocketPlugin(profile=profile)
+    def started(
+        cls, profile: Profile | str = DEFAULT_PROFILE, stderr: StderrMode | None = None
+    ) -> Iterator[Harness]:
+        """A started plugin under ``profile``; ``stderr`` given, its own VM writes
+        stderr that way (the plugin makes a default one otherwise)."""
+        prof = get_profile(profile) if isinstance(profile, str) else profile
+        vm = None if stderr is None else VirtualMachine(prof.events, stderr=stderr)
+        plugin = SocketPlugin(vm, prof)
         try:
             resolver, index = plugin.vm.new_semaphore("resolver")
             plugin.primitiveInitializeNetwork(index)
             yield cls(plugin, resolver, index)
         finally:
             plugin.close()
+            if vm is not None:
+                vm.close()  # a VM the plugin did not make is not closed with it
 
     @property
     def session(self) -> int:
@@ -201,10 +210,6 @@ class Harness:
         """The emulator's private structure behind a handle (white-box checks only)."""
         handle = s.handle if isinstance(s, Sock) else s
         return self.p.net.socket_of(handle)[1]
-
-    def handle_for(self, pss: PrivateSocket) -> bytearray:
-        """A handle (this session) pointing at ``pss``, as the image's ByteArray holds it."""
-        return bytearray(SocketHandle(self.session, pss.socket_type, pss.ptr).build())
 
     # -- addresses --------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ the emulator runs its aio loop. Every wait here is bounded.
 
 from __future__ import annotations
 
-import os
-
 from plugin_support import LOOPBACK
 
 from sqsocket.image import ConnectionTimedOut, Image, NetNameResolver, Socket
@@ -70,10 +68,3 @@ def nothing_arrives(sock: Socket, seconds: float = 0.5) -> bool:
     except ConnectionTimedOut:
         return True
     return False
-
-
-def short_path(directory: str, name: str) -> str:
-    """``directory/name`` padded so the emulator's default profile can resolve it
-    (no length that is a multiple of 4: docs/quirks.md, 1)."""
-    path = os.path.join(directory, name)
-    return path + "_" if len(os.fsencode(path)) % 4 == 0 else path

@@ -43,7 +43,7 @@ from sqsocket.platform.profiles import (
 )
 from sqsocket.platform.resolver import choose_local_address
 from sqsocket.platform.statetable import Event, data_handler_event
-from sqsocket.plugin import EXPORTED_PRIMITIVES, SocketPlugin
+from sqsocket.plugin import EXPORTED_PRIMITIVES
 from sqsocket.vm.aio import AioFlag
 from sqsocket.vm.cruntime import StderrMode
 from sqsocket.vm.machine import VirtualMachine
@@ -53,21 +53,6 @@ pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_leaked_fds")]
 NUMERIC = 1
 UNKNOWN = "a" * 64  # one 64-byte label: the DNS resolver refuses to query it (no packet)
 HEX_COMMIT = re.compile(r"^[0-9a-f]{9,40}\b")
-
-
-@contextmanager
-def started(name: str, stderr: StderrMode | None = None) -> Iterator[Harness]:
-    """A started plugin under profile ``name`` (its own VM, stderr as told)."""
-    prof = get_profile(name)
-    vm = VirtualMachine(prof.events, stderr=stderr)
-    plugin = SocketPlugin(vm, prof)
-    try:
-        resolver, index = vm.new_semaphore("resolver")
-        plugin.primitiveInitializeNetwork(index)
-        yield Harness(plugin, resolver, index)
-    finally:
-        plugin.close()
-        vm.close()
 
 
 # -- every flag has a source ---------------------------------------------------------------
@@ -122,10 +107,10 @@ def test_pharo_vm_exports_60_primitives() -> None:
     exported = [n for n in EXPORTED_PRIMITIVES if n not in pvm.missing_primitives]
     assert len(exported) == 60
     assert "primitiveSocketCreateRAW" in exported
-    with started("pharo-vm") as h:
+    with Harness.started("pharo-vm") as h:
         fails(h.p.primitiveHasSocketAccess)
         fails(h.p.primitiveDisableSocketAccess)
-    with started("opensmalltalk") as h:
+    with Harness.started("opensmalltalk") as h:
         assert h.p.primitiveHasSocketAccess() is True
 
 
@@ -138,7 +123,7 @@ def test_pharo_vm_exports_60_primitives() -> None:
 )
 def test_getaddressinfo_takes_names_up_to_the_limit(name: str, limit: int) -> None:
     """A numeric lookup of a non-numeric host: no result, no DNS, but no failure either."""
-    with started(name) as h:
+    with Harness.started(name) as h:
         assert get_profile(name).max_name_length == limit
         h.p.primitiveResolverGetAddressInfo("a" * limit, "", NUMERIC, AddressFamily.INET4, 0, 0)
         assert h.p.primitiveResolverGetAddressInfoSize() == -1
@@ -154,7 +139,7 @@ def test_getaddressinfo_takes_names_up_to_the_limit(name: str, limit: int) -> No
 
 
 def test_start_name_lookup_truncates_at_the_limit() -> None:
-    with started("opensmalltalk") as h:
+    with Harness.started("opensmalltalk") as h:
         h.p.primitiveResolverStartNameLookup("localhost" + "x" * 300)
         assert h.p.net.resolver_sema and len(h.p.resolver.last_name) == 253
 
@@ -164,7 +149,7 @@ def test_start_name_lookup_truncates_at_the_limit() -> None:
 
 def test_current_opensmalltalk_resolves_any_path_and_a_server_binds_to_it() -> None:
     """PR 691: no stat(), so a Smalltalk Unix-domain server resolves its own path first."""
-    with short_tmpdir() as d, started("opensmalltalk") as h:
+    with short_tmpdir() as d, Harness.started("opensmalltalk") as h:
         path = os.path.join(d, "s" * (104 - len(d) - 1))  # 104 bytes: a multiple of 8, too
         assert len(path) == 104 and not os.path.exists(path)
         h.p.primitiveResolverGetAddressInfo("", path, 0, AddressFamily.LOCAL, 0, 0)
@@ -183,7 +168,7 @@ def test_current_opensmalltalk_resolves_any_path_and_a_server_binds_to_it() -> N
 
 @pytest.mark.parametrize("name", ["squeak-4.10", "opensmalltalk-2022", "pharo-vm"])
 def test_a_missing_path_does_not_resolve_where_the_vm_stats_it(name: str) -> None:
-    with short_tmpdir() as d, started(name) as h:
+    with short_tmpdir() as d, Harness.started(name) as h:
         # stream/TCP: opensmalltalk-2022 fails type and protocol 0 once the shortcut is missed
         h.p.primitiveResolverGetAddressInfo(
             "", os.path.join(d, "nothing.sock"), 0, AddressFamily.LOCAL, 1, 1
@@ -195,7 +180,7 @@ def test_a_missing_path_does_not_resolve_where_the_vm_stats_it(name: str) -> Non
 def test_pharo_vm_paths_up_to_107_bytes_except_multiples_of_8(length: int, found: bool) -> None:
     """pharo-vm: MAXHOSTNAMELEN 256, so sun_path's 107 is the limit; a 64-bit image's
     String fills its last 8-byte slot at multiples of 8 (unterminated_path_word)."""
-    with short_tmpdir() as d, started("pharo-vm") as h:
+    with short_tmpdir() as d, Harness.started("pharo-vm") as h:
         path = os.path.join(d, "p" * (length - len(d) - 1))
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
             server.bind(path)
@@ -209,7 +194,7 @@ def test_pharo_vm_paths_up_to_107_bytes_except_multiples_of_8(length: int, found
 def test_opensmalltalk_2022_fails_unspecified_type_or_protocol() -> None:
     """eb2d9e2d1: the switches have no case for 0 (PR 709 added them back)."""
     for name, fail in (("opensmalltalk-2022", True), ("opensmalltalk", False), ("pharo-vm", False)):
-        with started(name) as h:
+        with Harness.started(name) as h:
             call = h.p.primitiveResolverGetAddressInfo
             args = ("127.0.0.1", "80", NUMERIC, AddressFamily.INET4)
             if fail:
@@ -224,7 +209,7 @@ def test_opensmalltalk_2022_fails_unspecified_type_or_protocol() -> None:
 @pytest.mark.parametrize(("name", "passes"), [("opensmalltalk", True), ("pharo5-vm", False)])
 def test_the_local_shortcut_comes_before_the_checks_since_2020(name: str, passes: bool) -> None:
     """eb2d9e2d1 moved the range checks after the LOCAL shortcut: type 5 resolves a path."""
-    with short_tmpdir() as d, started(name) as h:
+    with short_tmpdir() as d, Harness.started(name) as h:
         path = os.path.join(d, "x.sock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
             server.bind(path)
@@ -250,14 +235,14 @@ def test_the_local_shortcut_comes_before_the_checks_since_2020(name: str, passes
 def test_opensmalltalk_address_lookup_passes_4_bytes() -> None:
     """3023fbc21: uint32_t, so gethostbyaddr is asked properly and answers."""
     expected = socket.gethostbyaddr("127.0.0.1")[0].encode()
-    with started("opensmalltalk") as h:
+    with Harness.started("opensmalltalk") as h:
         h.p.primitiveResolverStartAddressLookup(LOOPBACK)
         assert h.p.primitiveResolverStatus() == 1
         assert h.p.primitiveResolverAddressLookupResult() == expected
 
 
 def test_pharo_vm_name_lookup_uses_getaddrinfo_and_its_result_fails_on_error() -> None:
-    with started("pharo-vm") as h:
+    with Harness.started("pharo-vm") as h:
         h.p.primitiveResolverStartNameLookup(UNKNOWN)
         assert h.resolver.wait(WAIT)
         assert h.p.primitiveResolverStatus() == 3
@@ -266,7 +251,7 @@ def test_pharo_vm_name_lookup_uses_getaddrinfo_and_its_result_fails_on_error() -
         h.p.primitiveResolverStartNameLookup("localhost")
         assert h.p.primitiveResolverError() == 0
         assert h.p.primitiveResolverNameLookupResult() == LOOPBACK
-    with started("pharo5-vm") as h:
+    with Harness.started("pharo5-vm") as h:
         h.p.primitiveResolverStartNameLookup(UNKNOWN)
         assert h.p.primitiveResolverError() == libc.HOST_NOT_FOUND
         assert h.p.primitiveResolverNameLookupResult() == b"\0\0\0\0"
@@ -278,7 +263,7 @@ def test_host_lookup_at_network_init(
 ) -> None:
     """d46d3678a: pharo-vm no longer looks the host name up in sqNetworkInit."""
     monkeypatch.setattr(socket, "gethostname", lambda: UNKNOWN)
-    with started(name) as h:
+    with Harness.started(name) as h:
         assert h.p.primitiveResolverStatus() == status
 
 
@@ -303,7 +288,7 @@ def test_local_address_rules() -> None:
 def test_local_address_from_this_hosts_interfaces(name: str) -> None:
     rule = get_profile(name).local_address_rule
     expected = choose_local_address(libc.getifaddrs(), rule).to_bytes(4, "big")
-    with started(name) as h:
+    with Harness.started(name) as h:
         assert h.p.primitiveResolverLocalAddress() == expected
 
 
@@ -313,7 +298,7 @@ def test_local_address_from_this_hosts_interfaces(name: str) -> None:
 @pytest.mark.parametrize("name", PROFILES)
 def test_each_profile_has_its_option_table(name: str) -> None:
     prof = get_profile(name)
-    with started(name) as h:
+    with Harness.started(name) as h:
         tcp = h.create(NetDomain.INET4, SocketType.TCP)
         for option in SOCKET_OPTIONS:
             present = option.flag is None or bool(getattr(prof, option.flag))
@@ -335,7 +320,7 @@ def test_each_profile_has_its_option_table(name: str) -> None:
 
 def test_opensmalltalk_compares_option_names_whole() -> None:
     for name, found in (("opensmalltalk", False), ("pharo-vm", True)):
-        with started(name) as h:
+        with Harness.started(name) as h:
             tcp = h.create(NetDomain.INET4, SocketType.TCP)
             padded = "TCP_NODELAY\0x"
             if found:
@@ -350,7 +335,7 @@ def test_opensmalltalk_compares_option_names_whole() -> None:
 @contextmanager
 def full_unix_pair(name: str) -> Iterator[tuple[Harness, Sock, Sock]]:
     """Under profile ``name``: a connected Unix pair whose client's send buffer is full."""
-    with short_tmpdir() as d, started(name) as h:
+    with short_tmpdir() as d, Harness.started(name) as h:
         client, server, _listener = h.unix_pair(d)
         h.fill(client)
         yield h, client, server
@@ -403,7 +388,7 @@ def test_data_handler_called_when_a_peek_would_block(
 ) -> None:
     """dataHandler(AIO_R) with nothing to read: closed (2012-2017), ignored (OpenSmalltalk),
     or re-armed without a signal (pharo-vm 826736844)."""
-    with short_tmpdir() as d, started(name) as h:
+    with short_tmpdir() as d, Harness.started(name) as h:
         client, _server, _listener = h.unix_pair(d)
         pss = h.pss(client)
         assert pss.sock is not None
@@ -423,7 +408,7 @@ def test_close_handler_signals(
     monkeypatch: pytest.MonkeyPatch, name: str, read_signalled: bool
 ) -> None:
     """A close() that would block arms closeHandler; pharo-vm's signals READ | CONN."""
-    with short_tmpdir() as d, started(name) as h:
+    with short_tmpdir() as d, Harness.started(name) as h:
         client, _server, _listener = h.unix_pair(d)
         with close_fails_once(h.p, monkeypatch, errno.EWOULDBLOCK):
             reads, conns = client.read.signals, client.conn.signals
@@ -437,7 +422,7 @@ def test_close_handler_signals(
 @pytest.mark.parametrize(("name", "expected"), [("squeak-4.10", 29), ("opensmalltalk", 0)])
 def test_socket_error_after_end_of_file(name: str, expected: int) -> None:
     """3f34f58f0: OpenSmalltalk reads errno only when read() failed; others keep errno."""
-    with short_tmpdir() as d, started(name) as h:
+    with short_tmpdir() as d, Harness.started(name) as h:
         client, server, _listener = h.unix_pair(d)
         h.p.primitiveSocketCloseConnection(server.handle)
         h.p.vm.c.errno = errno.ESPIPE  # what the VM process's last failing call left
@@ -449,7 +434,7 @@ def test_socket_error_after_end_of_file(name: str, expected: int) -> None:
 
 def test_pharo_vm_every_poll_leaves_eagain() -> None:
     """aio_handle_events ends with aio_flush_pipe: a read() of the empty pipe (EAGAIN)."""
-    with short_tmpdir() as d, started("pharo-vm") as h:
+    with short_tmpdir() as d, Harness.started("pharo-vm") as h:
         client, server, _listener = h.unix_pair(d)
         h.p.primitiveSocketCloseConnection(server.handle)
         h.p.vm.c.errno = errno.ESPIPE
@@ -477,7 +462,7 @@ def test_what_an_idle_wait_leaves_in_errno(name: str, after_idle: int) -> None:
 @pytest.mark.parametrize(("name", "first_error"), [("squeak-4.10", 22), ("pharo-vm", 111)])
 def test_the_first_refused_connect_and_perror(name: str, first_error: int) -> None:
     """perror() on a fresh write-only stderr leaves EINVAL; pharo-vm's logger calls none."""
-    with short_tmpdir() as d, started(name, StderrMode.WRITE_ONLY) as h:
+    with short_tmpdir() as d, Harness.started(name, StderrMode.WRITE_ONLY) as h:
         path = os.path.join(d, "stale.sock")
         stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stale.bind(path)

@@ -6,16 +6,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from plugin_support import short_tmpdir
 from proxy_support import WAIT
 
 from sqsocket.cli import main
@@ -228,8 +227,7 @@ def test_the_readme_example_works() -> None:
     emulator's default profile can resolve: docs/quirks.md, 1)."""
     serve, proxy, example = readme_example()
     assert serve.startswith("sqsocket serve echo") and proxy.startswith("sqsocket proxy")
-    directory = tempfile.mkdtemp(prefix="sqrm-", dir="/tmp")
-    try:
+    with short_tmpdir("sqrm-") as directory:
 
         def args(line: str) -> list[str]:
             return shlex.split(line.replace("/tmp/", f"{directory}/"))[1:]
@@ -242,5 +240,3 @@ def test_the_readme_example_works() -> None:
             assert stop(relay)[0] == 0 and stop(server)[0] == 0
         assert result.returncode == 0, result.stderr
         assert "7. Transcript: Hello, from Smalltalk!" in result.stdout
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)

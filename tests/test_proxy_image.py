@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from plugin_support import wait_until
+from plugin_support import path_in, wait_until
 from proxy_support import (
     HELLO,
     WAIT,
@@ -23,7 +23,6 @@ from proxy_support import (
     nothing_arrives,
     receive_exactly,
     receive_until_closed,
-    short_path,
 )
 
 from sqsocket.image import (
@@ -60,7 +59,7 @@ HUGE = 16 << 20
 
 @pytest.fixture
 def echo(sockdir: str) -> Iterator[UnixEchoServer]:
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv:
         yield srv
 
 

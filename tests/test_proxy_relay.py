@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from plugin_support import has_ipv6_loopback
-from proxy_support import HELLO, WAIT, short_path
+from plugin_support import has_ipv6_loopback, path_in
+from proxy_support import HELLO, WAIT
 
 from sqsocket.image import Image
 from sqsocket.image.workspace import run_tcp_example, run_workspace_example
@@ -47,7 +47,7 @@ pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_leaked_fds")]
 @contextlib.contextmanager
 def echo_server(kind: str, sockdir: str) -> Iterator[EchoServer]:
     if kind == "unix":
-        with UnixEchoServer(short_path(sockdir, "echo")) as srv:
+        with UnixEchoServer(path_in(sockdir, "echo")) as srv:
             yield srv
     elif kind == "abstract":
         with AbstractEchoServer(f"sqsocket-proxy-test-{os.getpid()}-{id(sockdir)}") as srv:
@@ -59,7 +59,7 @@ def echo_server(kind: str, sockdir: str) -> Iterator[EchoServer]:
 
 def listen_address(kind: str, sockdir: str) -> str:
     return {
-        "unix": f"unix:{short_path(sockdir, 'proxy')}",
+        "unix": f"unix:{path_in(sockdir, 'proxy')}",
         "abstract": f"abstract:sqsocket-proxy-listen-{os.getpid()}-{id(sockdir)}",
         "tcp": "tcp:127.0.0.1:0",
         "tcp6": "tcp:[::1]:0",
@@ -100,7 +100,7 @@ def test_every_endpoint_combination_relays_both_ways(
 def test_the_image_examples_through_each_listener(listen: str, sockdir: str) -> None:
     with (
         Image() as image,
-        UnixEchoServer(short_path(sockdir, "echo")) as srv,
+        UnixEchoServer(path_in(sockdir, "echo")) as srv,
         Proxy(srv.address, listen_address(listen, sockdir)) as p,
     ):
         if isinstance(p.address, UnixAddress):
@@ -115,7 +115,7 @@ def test_the_image_examples_through_each_listener(listen: str, sockdir: str) -> 
 
 def test_end_of_stream_is_passed_on_as_a_half_close(sockdir: str) -> None:
     """A client that half-closes still gets its whole answer (the default relay)."""
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv, Proxy(srv.address) as p:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv, Proxy(srv.address) as p:
         assert echo_once(p.address, b"request") == b"request"
         assert p.wait_until(lambda q: q.stats().closed == 1, WAIT)
         info = p.connections()[-1]
@@ -126,7 +126,7 @@ def test_close_on_eof_drops_the_answer_still_on_its_way(sockdir: str) -> None:
     """The image cannot half-close (its close is a full close), so a Python client shows
     it: the echo is held back by a long latency and the client's half-close ends all."""
     faults = [CloseOnEof(direction=Direction.UP), Latency(5000, direction=Direction.DOWN)]
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv, Proxy(srv.address, faults=faults) as p:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv, Proxy(srv.address, faults=faults) as p:
         assert echo_once(p.address, b"request") == b""
         assert p.wait_until(lambda q: q.stats().closed == 1, WAIT)
         assert p.connections()[-1].reason == "close-on-eof"
@@ -150,7 +150,7 @@ def test_tcp_reset_is_an_rst(sockdir: str) -> None:
 
 def test_unix_reset_is_an_abrupt_close(sockdir: str) -> None:
     with (
-        UnixEchoServer(short_path(sockdir, "echo")) as srv,
+        UnixEchoServer(path_in(sockdir, "echo")) as srv,
         Proxy(srv.address, faults=[Reset(after=5, direction="down")]) as p,
         p.connect(timeout=WAIT) as client,
     ):
@@ -182,7 +182,7 @@ def test_refuse_over_tcp(rst: bool, outcome: str) -> None:
 @pytest.mark.parametrize("kind", ["unix", "tcp"])
 def test_an_upstream_that_is_not_there_closes_the_client(kind: str, sockdir: str) -> None:
     if kind == "unix":
-        upstream = short_path(sockdir, "nobody")
+        upstream = path_in(sockdir, "nobody")
     else:
         with socket.socket() as probe:  # a port nothing listens on (closed again at once)
             probe.bind(("127.0.0.1", 0))
@@ -206,7 +206,7 @@ def test_an_upstream_that_is_not_there_closes_the_client(kind: str, sockdir: str
 def test_queues_are_bounded_so_back_pressure_reaches_the_sender(sockdir: str) -> None:
     """An upstream that never reads: the proxy queues at most high_water (plus one read)
     and then stops reading, so the client's send blocks instead of the proxy growing."""
-    path = short_path(sockdir, "deaf")
+    path = path_in(sockdir, "deaf")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as deaf:
         deaf.bind(path)
         deaf.listen(1)
@@ -226,7 +226,7 @@ def test_queues_are_bounded_so_back_pressure_reaches_the_sender(sockdir: str) ->
 
 def test_bad_fault_combinations_raise_in_the_caller_and_change_nothing(sockdir: str) -> None:
     with (
-        UnixEchoServer(short_path(sockdir, "echo")) as srv,
+        UnixEchoServer(path_in(sockdir, "echo")) as srv,
         Proxy(srv.address, faults=[Latency(1)]) as p,
     ):
         with pytest.raises(FaultError, match="two latency"):
@@ -241,7 +241,7 @@ def test_bad_fault_combinations_raise_in_the_caller_and_change_nothing(sockdir: 
 
 
 def test_wait_until_answers_false_on_timeout(sockdir: str) -> None:
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv, Proxy(srv.address) as p:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv, Proxy(srv.address) as p:
         assert not p.wait_until(lambda q: q.stats().accepted > 0, 0.2)
 
 
@@ -267,10 +267,10 @@ def test_bad_addresses_are_value_errors(upstream: str, listen: str | None, messa
 
 
 def test_listen_on_a_regular_file_is_refused_and_the_file_kept(sockdir: str) -> None:
-    path = short_path(sockdir, "precious")
+    path = path_in(sockdir, "precious")
     with open(path, "w") as f:
         f.write("data")
-    proxy = Proxy(short_path(sockdir, "echo"), path)
+    proxy = Proxy(path_in(sockdir, "echo"), path)
     with pytest.raises(SocketPathError, match="not a socket"):
         proxy.start()
     proxy.stop()
@@ -279,7 +279,7 @@ def test_listen_on_a_regular_file_is_refused_and_the_file_kept(sockdir: str) -> 
 
 
 def test_listen_on_a_live_listener_is_refused(sockdir: str) -> None:
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv:
         assert srv.path is not None
         proxy = Proxy(srv.address, srv.path)
         with pytest.raises(SocketPathError, match="in use"):
@@ -289,17 +289,17 @@ def test_listen_on_a_live_listener_is_refused(sockdir: str) -> None:
 
 
 def test_a_stale_socket_file_is_replaced_and_removed_on_stop(sockdir: str) -> None:
-    path = short_path(sockdir, "proxy")
+    path = path_in(sockdir, "proxy")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
         dead.bind(path)  # bound, never listening, then closed: a stale file
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv, Proxy(srv.address, path) as p:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv, Proxy(srv.address, path) as p:
         assert echo_once(p.address, b"x") == b"x"
     assert not os.path.exists(path)
 
 
 def test_stop_removes_only_its_own_socket_file(sockdir: str) -> None:
-    path = short_path(sockdir, "proxy")
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv, Proxy(srv.address, path):
+    path = path_in(sockdir, "proxy")
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv, Proxy(srv.address, path):
         os.unlink(path)  # someone else takes the path over meanwhile
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
             other.bind(path)
@@ -330,7 +330,7 @@ def test_the_dump_shows_both_directions_in_hex_and_text(sockdir: str) -> None:
     dump = os.path.join(sockdir, "traffic.dump")
     with (
         Image() as image,
-        UnixEchoServer(short_path(sockdir, "echo")) as srv,
+        UnixEchoServer(path_in(sockdir, "echo")) as srv,
         Proxy(srv.address, dump=dump, faults=[Slicer(5, direction="down")]) as p,
     ):
         assert p.path is not None
@@ -353,7 +353,7 @@ def test_the_dump_shows_both_directions_in_hex_and_text(sockdir: str) -> None:
 
 def test_stop_with_connections_in_every_state_closes_them_all(sockdir: str) -> None:
     threads_before = threading.active_count()
-    with UnixEchoServer(short_path(sockdir, "echo")) as srv:
+    with UnixEchoServer(path_in(sockdir, "echo")) as srv:
         p = Proxy(srv.address, faults=[Stall(direction="up")]).start()
         clients = [p.connect(timeout=WAIT) for _ in range(3)]
         # connect() returns once the kernel queued the connection; wait for the accepts
@@ -381,8 +381,8 @@ def test_stop_with_connections_in_every_state_closes_them_all(sockdir: str) -> N
 
 def test_a_proxy_never_started_leaves_nothing_behind(sockdir: str) -> None:
     before = set(os.listdir("/tmp"))
-    Proxy(short_path(sockdir, "echo")).stop()
-    Proxy(short_path(sockdir, "echo"))  # not even stopped
+    Proxy(path_in(sockdir, "echo")).stop()
+    Proxy(path_in(sockdir, "echo"))  # not even stopped
     assert {name for name in set(os.listdir("/tmp")) - before if name.startswith("sqp-")} == set()
 
 
@@ -390,7 +390,7 @@ def test_many_proxies_and_connections_leak_no_descriptors(sockdir: str) -> None:
     from plugin_support import open_fds
 
     def round_trip() -> None:
-        with UnixEchoServer(short_path(sockdir, "echo")) as srv:
+        with UnixEchoServer(path_in(sockdir, "echo")) as srv:
             for faults in ([], [Slicer(3)], [Reset(after=1)], [Refuse()], [NeverRead()]):
                 with Proxy(srv.address, faults=faults, dump=os.path.join(sockdir, "d")) as p:
                     for _ in range(3):
@@ -415,11 +415,11 @@ def test_many_proxies_and_connections_leak_no_descriptors(sockdir: str) -> None:
 def test_waiting_costs_no_cpu(sockdir: str) -> None:
     """Stalled, held, blocked and long-delayed connections: the loop sleeps in select().
     A busy loop would burn the whole second; measured in CPU time, not wall time."""
-    path = short_path(sockdir, "deaf")
+    path = path_in(sockdir, "deaf")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as deaf:
         deaf.bind(path)
         deaf.listen(4)
-        with UnixEchoServer(short_path(sockdir, "echo")) as srv:
+        with UnixEchoServer(path_in(sockdir, "echo")) as srv:
             stalled = Proxy(srv.address, faults=[Stall(direction="up")]).start()
             held = Proxy(srv.address, faults=[NeverRead()]).start()
             delayed = Proxy(srv.address, faults=[Latency(60_000)]).start()
@@ -449,7 +449,7 @@ def test_waiting_costs_no_cpu(sockdir: str) -> None:
 def test_a_unix_upstream_with_a_full_backlog_is_retried(sockdir: str) -> None:
     """A Unix-domain connect to a full backlog fails with EAGAIN at once (TCP would wait);
     the proxy tries again until the connect timeout, and gets through once there is room."""
-    path = short_path(sockdir, "busy")
+    path = path_in(sockdir, "busy")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as busy:
         busy.bind(path)
         busy.listen(0)  # room for one waiting connection
@@ -473,7 +473,7 @@ def test_a_unix_upstream_with_a_full_backlog_is_retried(sockdir: str) -> None:
 
 
 def test_a_unix_upstream_that_stays_full_times_out(sockdir: str) -> None:
-    path = short_path(sockdir, "busy")
+    path = path_in(sockdir, "busy")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as busy:
         busy.bind(path)
         busy.listen(0)

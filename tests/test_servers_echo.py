@@ -8,9 +8,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
+from plugin_support import wait_until
 
 from sqsocket.servers import (
     AbstractEchoServer,
@@ -189,15 +189,6 @@ def test_many_messages_on_one_connection(sockdir: str) -> None:
 def test_empty_connection_is_closed_cleanly(sockdir: str) -> None:
     with UnixEchoServer(os.path.join(sockdir, "e")) as srv:
         assert echo_once(srv.address, b"") == b""
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_max_clients_queues_the_rest(sockdir: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_support import wait_until
 from process_support import serve
 
 from sqsocket.servers import (
@@ -271,7 +272,9 @@ def test_dgram_allow_list_uses_scm_credentials(sockdir: str) -> None:
         client.send(b"let me in")
         with pytest.raises(TimeoutError):
             client.receive()
-        assert srv.refused == 1 and srv.echoed == 0
+        # no reply is no sign the server has read the datagram yet: wait for its count
+        assert wait_until(lambda: srv.refused == 1)
+        assert srv.echoed == 0
     with (
         DatagramEchoServer(path, allow_uids={os.getuid()}) as srv,
         DatagramClient(srv.address) as client,

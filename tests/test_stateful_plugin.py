@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +38,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from plugin_support import LOOPBACK, Harness, Sock
+from plugin_support import LOOPBACK, Harness, Sock, short_tmpdir
 
 from sqsocket.errors import PrimitiveFailed
 from sqsocket.platform.constants import NetDomain, SocketType
@@ -105,8 +103,7 @@ class PluginAgainstPeers(RuleBasedStateMachine):
 
     @initialize(profile=st.sampled_from(PROFILES))
     def start(self, profile: str) -> None:
-        directory = tempfile.mkdtemp(prefix="sqs-", dir="/tmp")
-        self.stack.callback(shutil.rmtree, directory, True)
+        directory = self.stack.enter_context(short_tmpdir("sqs-"))
         self.directory = directory
         self.h = self.stack.enter_context(Harness.started(profile))
         self.p = self.h.p

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from plugin_support import open_fds
 
 from sqsocket.image import Image, NetNameResolver, Socket, SocketAddress
 from sqsocket.platform.constants import SocketStatus as S
@@ -177,27 +178,17 @@ def test_plugin_trace_to_a_stream(sockdir: str) -> None:
     assert all(re.match(r"\s*\d+\.\d{6}  ", line) for line in text.splitlines())
 
 
-def _open_files() -> set[str]:
-    found = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            found.add(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            pass
-    return found
-
-
 def test_plugin_trace_to_a_path_is_closed_with_the_plugin(sockdir: str, tmp_path: Path) -> None:
     path = os.path.join(sockdir, "echo.sock")
     trace = tmp_path / "trace.txt"
     with UnixEchoServer(path):
         plugin = SocketPlugin(trace=str(trace))
         try:
-            assert str(trace) in _open_files()
+            assert str(trace) in open_fds().values()
             _connect_and_echo(plugin, path)
         finally:
             plugin.close()
-    assert str(trace) not in _open_files()  # the plugin made the tracer: it closed the file
+    assert str(trace) not in open_fds().values()  # the plugin made the tracer: it closed the file
     text = trace.read_text()
     assert "primitiveInitializeNetwork(" in text
     assert text.rstrip().endswith("primitiveSocketDestroy → ok; arg 1 now socket(destroyed)")
