@@ -245,6 +245,9 @@ def test_every_help_example_runs(command: str, tmp_path: Path) -> None:
         ["--pin", "fast"],
         ["--quick", "--long"],
         ["frobnicate"],
+        # refused before any measuring, not after a minute of it
+        ["--quick", "--json", "/nonexistent-sqsocket-dir/results.json"],
+        ["--quick", "--json", "/tmp"],
     ],
 )
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:

@@ -14,13 +14,14 @@ the servers' machinery load when the command runs, not for every ``sqsocket --he
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from sqsocket.bench import pinning
 from sqsocket.bench.load import cli as load_cli
 from sqsocket.bench.settings import SECTIONS, Mode, Settings
-from sqsocket.cliparse import fail
+from sqsocket.cliparse import fail, usage_error
 from sqsocket.commands.catalog import add_command
 from sqsocket.servers import argtypes
 
@@ -68,11 +69,25 @@ def _pin(text: str) -> str | int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _check_json_path(args: argparse.Namespace) -> None:
+    """A usage error now if ``--json PATH`` could not be written once the run is over."""
+    path = Path(args.json)
+    parent = path.parent
+    if path.is_dir():
+        usage_error(args, f"--json {args.json}: is a directory; give a file path")
+    if not parent.is_dir():
+        usage_error(args, f"--json {args.json}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        usage_error(args, f"--json {args.json}: directory {parent} is not writable")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from sqsocket.bench import report, suite
     from sqsocket.bench.peers import PeerUnavailable
     from sqsocket.ui import Progress
 
+    if args.json not in (None, "-"):
+        _check_json_path(args)  # before a minute of measuring, not after
     mode = Mode.QUICK if args.quick else Mode.LONG if args.long else Mode.DEFAULT
     settings = Settings.for_mode(mode)
     if args.reps is not None:
