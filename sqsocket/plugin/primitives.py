@@ -129,15 +129,7 @@ _CALL = """
 def call(self, *args, **kwargs):
     vm = self.vm
     with vm.lock:
-        # the periodic check (VirtualMachine.check_for_interrupts), its test inlined
-        aio = vm.aio
-        aio.epoch += 1
-        if (
-            vm._force_poll
-            or (vm._sigio_forces and aio.armed_rw and aio.sigio_pending())
-            or vm.clock() >= vm._next_poll
-        ):
-            vm.poll_now()
+        vm.check_for_interrupts()
         if kwargs or {arity_wrong} or name in self._missing:
             raise self._refusal(name, args, kwargs, least, most)
         if vm._observers:
