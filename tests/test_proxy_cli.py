@@ -33,7 +33,12 @@ def sqsocket(*args: str) -> list[str]:
 def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Start ``sqsocket ARGS`` and answer it with its first stdout line; always reaped."""
     proc = subprocess.Popen(
-        sqsocket(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        sqsocket(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a SIGABRT then prints every thread's stack (see stop())
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     try:
         assert proc.stdout is not None
@@ -50,7 +55,18 @@ def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str, str]:
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=WAIT)
+    try:
+        out, err = proc.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        # Hung: make it show where (faulthandler dumps every thread's stack on SIGABRT)
+        # rather than lose its stderr to running()'s kill.
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _out, err = proc.communicate(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+        pytest.fail(f"the proxy did not exit within {WAIT} s of signal {sig}; stderr:\n{err}")
     return proc.returncode, out, err
 
 
