@@ -45,7 +45,7 @@ class ScenarioTrace:
     setup: list[TraceEntry]
     steps: list[StepTrace]
     teardown: list[TraceEntry]
-    vm_ran: bool
+    vm_name: str | None  # the VM side's label (squeak-vm, pharo ...); None: it did not run
     vm_error: str = ""
     broken: list[str] = field(default_factory=list)
 
@@ -55,7 +55,7 @@ class ScenarioTrace:
     def render(self) -> str:
         """The readable report: setup, then each step's trace and both sides' values."""
         sc = self.scenario
-        vm = "squeak-vm" if self.vm_ran else "(the VM did not run)"
+        vm = self.vm_name if self.vm_name is not None else "(the VM did not run)"
         out = [
             f"trace of {sc.name} under profile {self.profile}: {sc.about}",
             f"each step: the emulator's primitive trace, then = emulator | {vm}",
@@ -82,7 +82,7 @@ class ScenarioTrace:
             out.append(f"BROKEN {reason}")
         if self.vm_error:
             out.append(f"VM run: {self.vm_error}")
-        if self.vm_ran:
+        if self.vm_name is not None:
             n = sum(s.differs for s in self.steps)
             out.append(f"{n} difference(s) in {len(self.steps)} steps")
         return "\n".join(out)
@@ -207,7 +207,7 @@ def trace_scenario(
         setup,
         steps,
         teardown,
-        vm_ran=vm is not None,
+        vm_name=vm.name if vm is not None else None,
         vm_error=vm.error if vm is not None else "",
         broken=report.broken().get(scenario.name, []),
     )
