@@ -44,6 +44,7 @@ from sqsocket.servers.address import (
 )
 from sqsocket.servers.paths import DEFAULT_SOCKET_MODE, BoundPath, bind_unix_path
 from sqsocket.servers.peercred import supported as peer_credentials_supported
+from sqsocket.servers.process import signals_wake
 from sqsocket.servers.ratelog import RateLimitedLog
 
 __all__ = [
@@ -327,29 +328,35 @@ class Server:
             selector = self._selector
         assert selector is not None
         try:
-            while not self._stop_requested.is_set():
-                for key, mask in selector.select(_bounded_wait(self._next_timeout())):
-                    handler: Handler = key.data
-                    try:
-                        handler(mask)
-                    except Exception:
-                        # One peer's bug must not take the whole server down; the
-                        # handlers close their own peer on the OSErrors they expect.
-                        # Rate-limited: a peer that triggers it once can trigger it often.
-                        self.warnings.log(
-                            "unexpected error",
-                            "unexpected error in %s",
-                            handler,
-                            level=logging.ERROR,
-                            exc_info=True,
-                        )
-                    if self._stop_requested.is_set():
-                        break
-                now = time.monotonic()
-                self._tick(now)
-                self.warnings.tick(now)
+            # a stop signal must wake the wait even if it lands just before it
+            with signals_wake(self._wake_w):
+                self._loop(selector)
         finally:
             self._cleanup()
+
+    def _loop(self, selector: selectors.BaseSelector) -> None:
+        """Wait for events and run their handlers (then the timers) until a stop is asked."""
+        while not self._stop_requested.is_set():
+            for key, mask in selector.select(_bounded_wait(self._next_timeout())):
+                handler: Handler = key.data
+                try:
+                    handler(mask)
+                except Exception:
+                    # One peer's bug must not take the whole server down; the
+                    # handlers close their own peer on the OSErrors they expect.
+                    # Rate-limited: a peer that triggers it once can trigger it often.
+                    self.warnings.log(
+                        "unexpected error",
+                        "unexpected error in %s",
+                        handler,
+                        level=logging.ERROR,
+                        exc_info=True,
+                    )
+                if self._stop_requested.is_set():
+                    break
+            now = time.monotonic()
+            self._tick(now)
+            self.warnings.tick(now)
 
     def request_stop(self) -> None:
         """Ask the loop to end; safe from signal handlers and any thread, never blocks."""

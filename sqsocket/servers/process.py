@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["STOP_SIGNALS", "setup_logging", "stop_on_signals"]
+__all__ = ["STOP_SIGNALS", "setup_logging", "signals_wake", "stop_on_signals"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -53,3 +54,26 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextmanager
+def signals_wake(sock: socket.socket | None) -> Iterator[None]:
+    """While the block runs, every signal that arrives writes a byte to ``sock``.
+
+    A Python signal handler runs only when the main thread next executes bytecode. A
+    signal that lands after the loop last looked at its stop flag but before it enters
+    epoll_wait() -- or that the kernel hands to another thread -- interrupts no wait:
+    with no timer due the loop sleeps on and the stop its handler asks for is never
+    seen (a proxy once ignored a SIGTERM so). With ``signal.set_wakeup_fd`` the C-level
+    handler writes to the loop's (non-blocking) wake socket, the wait returns, and the
+    Python handler runs. The interpreter allows this in the main thread only; in any
+    other thread, or without a socket, this does nothing.
+    """
+    if sock is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.set_wakeup_fd(sock.fileno(), warn_on_full_buffer=False)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
