@@ -49,6 +49,9 @@ def serve(listener: socket.socket) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # the C-level handler writes too: a signal landing just before select() interrupts
+    # no wait, and the Python handler above would run only after the next event
+    signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
     selector.register(listener, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
 
