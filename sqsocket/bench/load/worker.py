@@ -19,7 +19,6 @@ import math
 import random
 import selectors
 import socket
-import struct
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from sqsocket.bench.limits import raise_nofile_limit
 from sqsocket.bench.load.mix import STALL_TIMEOUT, ClientKind
 from sqsocket.bench.raw import open_raw
 from sqsocket.bench.workloads import Endpoint
+from sqsocket.proxy.link import abort_socket
 
 __all__ = ["DRAIN_TIMEOUT", "Tally", "main", "run"]
 
@@ -36,7 +36,6 @@ DRAIN_TIMEOUT = 60.0
 _CHUNK = 65536
 #: Failures described in the tally (the count has them all).
 MAX_EXAMPLES = 5
-_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends an RST
 
 
 @dataclass
@@ -144,9 +143,9 @@ class _Client:
         with contextlib.suppress(KeyError, ValueError):
             self.w.selector.unregister(sock)
         if reset:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        sock.close()
+            abort_socket(sock)  # an RST over TCP; a Unix-domain socket just closes
+        else:
+            sock.close()
 
     def finish(self) -> None:
         """This connection's work is done: close, and connect again unless stopping."""
